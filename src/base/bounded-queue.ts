@@ -8,7 +8,10 @@ export class BoundedQueue<T> {
   private head = 0;
   private count = 0;
 
-  constructor(readonly capacity: number) {
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
     assert(Number.isInteger(capacity) && capacity > 0, 'queue capacity must be a positive integer');
     this.items = new Array<T | undefined>(capacity);
   }

@@ -14,13 +14,14 @@ export const DecodeErrorCode = {
 export type DecodeErrorCodeName = (typeof DecodeErrorCode)[keyof typeof DecodeErrorCode];
 
 export class DecodeError extends Error {
-  constructor(
-    readonly code: DecodeErrorCodeName,
-    message: string,
-    /** Byte offset at which decoding failed, when known. */
-    readonly offset?: number,
-  ) {
+  readonly code: DecodeErrorCodeName;
+  /** Byte offset at which decoding failed, when known. */
+  readonly offset: number | undefined;
+
+  constructor(code: DecodeErrorCodeName, message: string, offset?: number) {
     super(message);
     this.name = 'DecodeError';
+    this.code = code;
+    this.offset = offset;
   }
 }
