@@ -27,8 +27,13 @@ export class Harness {
   private queue: Packet[] = [];
   filter: PacketFilter = () => true;
 
-  constructor(nodeIds: number[], readonly config: TotemConfig = defaultTotemConfig(nodeIds.length), readonly delayTicks = 1) {
+  readonly config: TotemConfig;
+  readonly delayTicks: number;
+
+  constructor(nodeIds: number[], config: TotemConfig = defaultTotemConfig(nodeIds.length), delayTicks = 1) {
     this.nodelist = nodeIds;
+    this.config = config;
+    this.delayTicks = delayTicks;
   }
 
   startNode(id: number): TotemNode {
