@@ -69,9 +69,16 @@ export interface AssemblerCounters {
 
 /** Read-only view of one sender's assembly, for tests and diagnostics. */
 export interface AssemblyState {
+  /**
+   * corosync's `index`: normally the bytes kept of the unfinished message. After the
+   * throw-away exit it can point past the bytes written (even past the bound, which the
+   * next packet then treats as an overflow); it is an offset, not an allocation.
+   */
   readonly index: number;
   readonly lastFragNum: number;
   readonly throwAway: boolean;
+  /** Bytes allocated for this assembly; never more than the bound. */
+  readonly bufferBytes: number;
 }
 
 interface Assembly {
@@ -221,7 +228,7 @@ export class Assembler {
   assemblyState(sender: number): AssemblyState | undefined {
     const a = this.tables[this.active].get(sender);
     if (a === undefined || !a.inUse) return undefined;
-    return { index: a.index, lastFragNum: a.lastFragNum, throwAway: a.throwAway };
+    return { index: a.index, lastFragNum: a.lastFragNum, throwAway: a.throwAway, bufferBytes: a.data.length };
   }
 
   counters(): AssemblerCounters {
@@ -232,7 +239,7 @@ export class Assembler {
     const table = this.tables[this.active];
     let a = table.get(sender);
     if (a === undefined) {
-      a = { data: new Uint8Array(AssemblerLimits.initialBufferBytes), index: 0, lastFragNum: 0, throwAway: false, inUse: false };
+      a = { data: this.initialBuffer(), index: 0, lastFragNum: 0, throwAway: false, inUse: false };
       table.set(sender, a);
     }
     if (!a.inUse) {
@@ -249,7 +256,11 @@ export class Assembler {
     a.index = 0;
     a.lastFragNum = 0;
     // A big message's buffer is not kept around for a sender that may never send another.
-    if (a.data.length > AssemblerLimits.retainedBufferBytes) a.data = new Uint8Array(AssemblerLimits.initialBufferBytes);
+    if (a.data.length > AssemblerLimits.retainedBufferBytes) a.data = this.initialBuffer();
+  }
+
+  private initialBuffer(): Uint8Array {
+    return new Uint8Array(Math.min(AssemblerLimits.initialBufferBytes, this.bufferBytes));
   }
 
   private reserve(a: Assembly, bytes: number): void {

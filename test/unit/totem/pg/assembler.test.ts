@@ -45,7 +45,7 @@ describe('Assembler: normal delivery', () => {
   it('reassembles a message cut across packets, with complete messages around it', () => {
     const a = new Assembler();
     expect(deliver(a, 1, pkt(1, 0, 'A', 'B-part1|'))).toEqual(['A']);
-    expect(a.assemblyState(1)).toEqual({ index: 8, lastFragNum: 1, throwAway: false });
+    expect(a.assemblyState(1)).toMatchObject({ index: 8, lastFragNum: 1, throwAway: false });
     expect(deliver(a, 1, pkt(2, 1, 'B-part2|'))).toEqual([]);
     expect(deliver(a, 1, pkt(0, 2, 'B-part3', 'C'))).toEqual(['B-part1|B-part2|B-part3', 'C']);
     expect(a.counters()).toMatchObject({ packets: 3, messagesDelivered: 3, throwAways: 0 });
@@ -124,10 +124,10 @@ describe('Assembler: the throw-away quirk of 3.1.7', () => {
     // A mismatch (3 ≠ 1) in a packet cut at its end: corosync moves the wrong bytes
     // (the start of X, 3 bytes) to the buffer start.
     expect(deliver(a, 1, pkt(1, 3, 'XXXXX', 'Y1y'))).toEqual([]);
-    expect(a.assemblyState(1)).toEqual({ index: 3, lastFragNum: 1, throwAway: true });
+    expect(a.assemblyState(1)).toMatchObject({ index: 3, lastFragNum: 1, throwAway: true });
     // fragmented 1 with one block ends throw-away and counts that block twice.
     expect(deliver(a, 1, pkt(1, 1, 'Y2'))).toEqual([]);
-    expect(a.assemblyState(1)).toEqual({ index: 3 + 2 + 2, lastFragNum: 1, throwAway: false });
+    expect(a.assemblyState(1)).toMatchObject({ index: 3 + 2 + 2, lastFragNum: 1, throwAway: false });
     // continuation 1 matches the never-updated lastFragNum: message 0 is delivered from
     // the buffer start: 3 bytes of X, Y2, 2 bytes never written by this message, Z.
     const out = a.receive(1, pkt(0, 1, 'Z'));
@@ -192,6 +192,19 @@ describe('Assembler: limits', () => {
     for (let i = 0; i < 100; i += 1) deliver(a, 1, pkt(1, 1, piece));
     expect(a.counters().overflows).toBeGreaterThan(10);
     expect(a.assemblyState(1)!.index).toBeLessThan(8192);
+    expect(a.assemblyState(1)!.bufferBytes).toBeLessThanOrEqual(8192);
+  });
+
+  it('survives the throw-away exit pushing index to the bound (double-counted block)', () => {
+    // Found by the property test: a mismatch, then fragmented 1 with one 1024-byte block
+    // adds that block twice, so index = 2048 with only 1024 bytes written.
+    const a = new Assembler({ bufferBytes: 2048 });
+    expect(deliver(a, 1, pkt(1, 2))).toEqual([]);
+    expect(deliver(a, 1, pkt(1, 0, 'q'.repeat(1024)))).toEqual([]);
+    expect(a.assemblyState(1)).toMatchObject({ index: 2048, throwAway: false, bufferBytes: 2048 });
+    expect(deliver(a, 1, pkt(0, 0, 'r'))).toEqual([]); // overflow: dropped, then released
+    expect(a.counters().overflows).toBe(1);
+    expect(deliver(a, 1, pkt(0, 0, 's'))).toEqual(['s']);
   });
 
   it('refuses a packet larger than the bound itself', () => {
