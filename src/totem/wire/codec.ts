@@ -349,21 +349,31 @@ export function encodedLength(m: TotemMessage): number {
 }
 
 // Encoders assert field ranges: DataView setters would otherwise wrap silently and put
-// a different value on the wire than the one the core reasoned about.
+// a different value on the wire than the one the core reasoned about. The checks are
+// plain comparisons; the assertion message is only built when one fails (this is the
+// hot path of every send and of every simulated packet).
+function check(condition: boolean, message: () => string): void {
+  if (!condition) assert(false, message());
+}
+
 function u32(view: DataView, off: number, v: number, field: string): void {
-  assert(v >>> 0 === v, `${field} ${v} is not a u32`);
+  if (v >>> 0 !== v) assert(false, `${field} ${v} is not a u32`);
   view.setUint32(off, v, LE);
 }
 
 function i32(view: DataView, off: number, v: number, field: string): void {
-  assert((v | 0) === v, `${field} ${v} is not an i32`);
+  if ((v | 0) !== v) assert(false, `${field} ${v} is not an i32`);
   view.setInt32(off, v, LE);
 }
 
+function u64(view: DataView, off: number, v: bigint, field: string): void {
+  if (v < 0n || v > U64_MAX) assert(false, `${field} ${v} is not a u64`);
+  view.setBigUint64(off, v, LE);
+}
+
 function ringId(view: DataView, off: number, r: RingId, field: string): void {
-  u32(view, off, r.rep, `${field}.rep`);
-  assert(r.seq >= 0n && r.seq <= U64_MAX, `${field}.seq ${r.seq} is not a u64`);
-  view.setBigUint64(off + 4, r.seq, LE);
+  u32(view, off, r.rep, field);
+  u64(view, off + 4, r.seq, field);
 }
 
 function writeHeader(view: DataView, type: MessageTypeCode, encapsulated: number, m: TotemMessage): void {
@@ -390,7 +400,7 @@ export function encodeMessage(m: TotemMessage): Uint8Array {
   const view = new DataView(bytes.buffer);
   switch (m.type) {
     case 'orf-token': {
-      assert(m.rtrList.length <= WireLimits.retransmitEntriesMax, `rtrList has ${m.rtrList.length} items`);
+      check(m.rtrList.length <= WireLimits.retransmitEntriesMax, () => `rtrList has ${m.rtrList.length} items`);
       writeHeader(view, MessageType.orfToken, 0, m);
       u32(view, 13, m.seq, 'seq');
       u32(view, 17, m.tokenSeq, 'tokenSeq');
@@ -410,11 +420,11 @@ export function encodeMessage(m: TotemMessage): Uint8Array {
       return bytes;
     }
     case 'mcast': {
-      assert(
+      check(
         m.encapsulated === Encapsulation.encapsulated || m.encapsulated === Encapsulation.notEncapsulated,
-        `encapsulated ${String(m.encapsulated)}`,
+        () => `encapsulated ${String(m.encapsulated)}`,
       );
-      assert(bytes.byteLength <= WireLimits.frameBytesMax, `MCAST of ${bytes.byteLength} bytes`);
+      check(bytes.byteLength <= WireLimits.frameBytesMax, () => `MCAST of ${bytes.byteLength} bytes`);
       writeHeader(view, MessageType.mcast, m.encapsulated, m);
       u32(view, 13, m.systemFrom, 'systemFrom');
       u32(view, 17, m.seq, 'seq');
@@ -431,23 +441,22 @@ export function encodeMessage(m: TotemMessage): Uint8Array {
       ringId(view, 17, m.ringId, 'ringId');
       return bytes;
     case 'join': {
-      assert(m.procList.length <= WireLimits.processorCountMax, `procList has ${m.procList.length} entries`);
-      assert(m.failedList.length <= WireLimits.processorCountMax, `failedList has ${m.failedList.length} entries`);
+      check(m.procList.length <= WireLimits.processorCountMax, () => `procList has ${m.procList.length} entries`);
+      check(m.failedList.length <= WireLimits.processorCountMax, () => `failedList has ${m.failedList.length} entries`);
       writeHeader(view, MessageType.join, 0, m);
       u32(view, 13, m.systemFrom, 'systemFrom');
       view.setUint32(17, m.procList.length, LE);
       view.setUint32(21, m.failedList.length, LE);
-      assert(m.ringSeq >= 0n && m.ringSeq <= U64_MAX, `ringSeq ${m.ringSeq} is not a u64`);
-      view.setBigUint64(25, m.ringSeq, LE);
+      u64(view, 25, m.ringSeq, 'ringSeq');
       writeNodeIds(view, WireLimits.joinBaseBytes, m.procList, 'procList');
       writeNodeIds(view, WireLimits.joinBaseBytes + NODE_ID_BYTES * m.procList.length, m.failedList, 'failedList');
       return bytes;
     }
     case 'commit-token': {
       const n = m.addr.length;
-      assert(n <= WireLimits.processorCountMax, `addr has ${n} entries`);
-      assert(m.membList.length === n, `membList has ${m.membList.length} entries, addr ${n}`);
-      assert(m.membIndex >= 0 && m.membIndex <= n, `membIndex ${m.membIndex} outside 0..${n}`);
+      check(n <= WireLimits.processorCountMax, () => `addr has ${n} entries`);
+      check(m.membList.length === n, () => `membList has ${m.membList.length} entries, addr ${n}`);
+      check(m.membIndex >= 0 && m.membIndex <= n, () => `membIndex ${m.membIndex} outside 0..${n}`);
       writeHeader(view, MessageType.commitToken, 0, m);
       u32(view, 13, m.tokenSeq, 'tokenSeq');
       ringId(view, 17, m.ringId, 'ringId');
