@@ -40,6 +40,11 @@ export const AssemblerLimits = {
   /** A released assembly keeps a buffer up to this size for the sender's next message. */
   retainedBufferBytes: 64 * 1024,
   initialBufferBytes: 4096,
+  /**
+   * PROCESSOR_COUNT_MAX: beyond this many senders in a table, released assemblies are
+   * forgotten instead of kept for reuse, so odd sender ids cannot grow the table.
+   */
+  sendersRetainedMax: 384,
 } as const;
 
 export const AssemblyTable = { normal: 'normal', transitional: 'transitional' } as const;
@@ -184,7 +189,7 @@ export class Assembler {
     }
 
     if (fragmented === 0) {
-      this.release(a);
+      this.release(sender, a);
     } else {
       // Keep the trailing partial message. With msg_count 0 corosync reads the length
       // array at index −1, which is msg_count itself: 0.
@@ -251,7 +256,12 @@ export class Assembler {
     return a;
   }
 
-  private release(a: Assembly): void {
+  private release(sender: number, a: Assembly): void {
+    const table = this.tables[this.active];
+    if (table.size > AssemblerLimits.sendersRetainedMax) {
+      table.delete(sender);
+      return;
+    }
     a.inUse = false;
     a.index = 0;
     a.lastFragNum = 0;

@@ -1,0 +1,214 @@
+// Goal: the totempg receiver and sender (src/totem/pg) agree with real corosync 3.1.7
+// traffic (corosync-wire.md §5): every MCAST payload of the udpu capture decodes as a
+// totempg packet, reassembles into messages with a valid group header naming `a` or
+// `sync`, the 4000-byte CPG test message comes out whole, and our fragmenter, given the
+// same messages and the same token points, re-creates every packet byte for byte.
+// Method: read udpu-full.pcap with src/cli/pcap-reader.ts, decode with
+// src/totem/wire/codec.ts, keep the non-encapsulated MCASTs once per (ring id, seq) —
+// the capture holds one copy per destination — ordered by seq within each ring and the
+// rings in capture order, which is the order a member that saw every ring would deliver.
+
+import { describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parsePcap } from '../../src/cli/pcap-reader';
+import { Assembler } from '../../src/totem/pg/assembler';
+import { Fragmenter } from '../../src/totem/pg/fragmenter';
+import { decodeGroupMessage, GROUP_A, GROUP_SYNC, groupNamesEqual, groupNameText } from '../../src/totem/pg/groups';
+import { decodePgPacket } from '../../src/totem/pg/packet';
+import { decodeMessage } from '../../src/totem/wire/codec';
+import { Encapsulation, type Mcast, ringIdKey } from '../../src/totem/wire/messages';
+
+const vectors = path.resolve(__dirname, '../../../shared/vectors');
+const capture = path.join(vectors, 'corosync-3.1.7-udpu/udpu-full.pcap');
+const faultsCapture = path.join(vectors, 'corosync-3.1.7-udpu-faults/udpu-faults.pcap');
+
+/** The agreed-order MCAST stream of a capture, each message once. */
+function mcastStream(file: string): Mcast[] {
+  const datagrams = parsePcap(fs.readFileSync(file));
+  if (!datagrams.ok) throw datagrams.error;
+  const rings = new Map<string, Map<number, Mcast>>();
+  for (const d of datagrams.value) {
+    const m = decodeMessage(d.payload);
+    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
+    const key = ringIdKey(m.value.ringId);
+    const ring = rings.get(key) ?? new Map<number, Mcast>();
+    rings.set(key, ring);
+    const seen = ring.get(m.value.seq);
+    if (seen) expect(seen.payload).toEqual(m.value.payload);
+    else ring.set(m.value.seq, m.value);
+  }
+  return [...rings.values()].flatMap((ring) => [...ring.values()].sort((a, b) => a.seq - b.seq));
+}
+
+interface Reassembled {
+  sender: number;
+  message: Uint8Array;
+}
+
+interface Reassembly {
+  messages: Reassembled[];
+  assembler: Assembler;
+  /** The MCASTs at which an assembly entered throw-away. */
+  throwAwayAt: Mcast[];
+}
+
+function reassemble(stream: readonly Mcast[]): Reassembly {
+  const assembler = new Assembler();
+  const messages: Reassembled[] = [];
+  const throwAwayAt: Mcast[] = [];
+  for (const m of stream) {
+    const before = assembler.counters().throwAways;
+    const r = assembler.receive(m.nodeId, m.payload);
+    if (!r.ok) throw r.error;
+    messages.push(...r.value);
+    if (assembler.counters().throwAways !== before) throwAwayAt.push(m);
+  }
+  return { messages, assembler, throwAwayAt };
+}
+
+/** Checks that a message has one group, `a` or `sync`, with corosync's exact header bytes. */
+function expectCorosyncGroupHeader(message: Uint8Array): 'a' | 'sync' {
+  const g = decodeGroupMessage(message);
+  if (!g.ok) throw g.error;
+  expect(g.value.groups).toHaveLength(1);
+  const name = g.value.groups[0]!;
+  if (groupNamesEqual(name, GROUP_A)) {
+    expect(Array.from(message.subarray(0, 5))).toEqual([1, 0, 1, 0, 0x61]);
+    return 'a';
+  }
+  expect(groupNameText(name)).toBe('sync');
+  expect(groupNamesEqual(name, GROUP_SYNC)).toBe(true);
+  expect(Array.from(message.subarray(0, 8))).toEqual([1, 0, 4, 0, 0x73, 0x79, 0x6e, 0x63]);
+  return 'sync';
+}
+
+const stream = mcastStream(capture);
+const { messages, assembler } = reassemble(stream);
+
+function cpgText(text: string, length = text.length): Uint8Array {
+  return new TextEncoder().encode(text.padEnd(length, '.'));
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i += 1) {
+    for (let j = 0; j < needle.length; j += 1) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+describe('totempg on the corosync 3.1.7 udpu capture', () => {
+  it('has every MCAST once, as a well-formed totempg packet', () => {
+    // 254 MCAST datagrams in the capture (README type table), two copies of each.
+    expect(stream).toHaveLength(127);
+    for (const m of stream) {
+      const p = decodePgPacket(m.payload);
+      expect(p.ok).toBe(true);
+      if (p.ok) expect([p.value.version, p.value.type]).toEqual([0, 0]);
+      expect(m.payload.length).toBeLessThanOrEqual(1410);
+    }
+  });
+
+  it('reassembles every message without a throw-away, ending with no unfinished assembly', () => {
+    expect(assembler.counters()).toMatchObject({ packets: 127, decodeErrors: 0, throwAways: 0, overflows: 0 });
+    for (const sender of [1, 2, 3]) expect(assembler.assemblyState(sender)).toBeUndefined();
+    expect(messages.length).toBeGreaterThan(127);
+  });
+
+  it('gives every message one group, `a` or `sync`, with corosync\'s exact header bytes', () => {
+    const counts = { a: 0, sync: 0 };
+    for (const { message } of messages) counts[expectCorosyncGroupHeader(message)] += 1;
+    expect(counts.a).toBeGreaterThan(0);
+    expect(counts.sync).toBeGreaterThan(0);
+    expect(counts.a + counts.sync).toBe(messages.length);
+  });
+
+  it('finds the 4000-byte CPG test message whole: one 4189-byte message from node 1', () => {
+    const big = cpgText('COROSYNC-UDPU-TESTVECTOR big #0 from node 1', 4000);
+    const hits = messages.filter((m) => indexOf(m.message, big) >= 0);
+    expect(hits).toHaveLength(1);
+    const hit = hits[0]!;
+    expect(hit.sender).toBe(1);
+    // group header (5) + CPG MCAST exec header (184, §8.3) + payload.
+    expect(hit.message.length).toBe(5 + 184 + 4000);
+    expect(indexOf(hit.message, big)).toBe(5 + 184);
+    const view = new DataView(hit.message.buffer, hit.message.byteOffset + 5);
+    expect(view.getInt32(0, true)).toBe(0x00020003);
+    expect(view.getInt32(8, true)).toBe(184 + 4000);
+  });
+
+  it('finds the short test messages, each exactly once', () => {
+    const wanted = [
+      ...[0, 1, 2].map((i) => [1, `COROSYNC-UDPU-TESTVECTOR hello #${i} from node 1`] as const),
+      ...[0, 1].map((i) => [3, `COROSYNC-UDPU-TESTVECTOR after-rejoin #${i} from node 3`] as const),
+    ];
+    for (const [sender, text] of wanted) {
+      const needle = cpgText(text);
+      const hits = messages.filter((m) => indexOf(m.message, needle) >= 0);
+      expect(hits.map((h) => [h.sender, h.message.length])).toEqual([[sender, 5 + 184 + needle.length]]);
+    }
+  });
+
+  it('re-creates every packet of every sender byte for byte from the reassembled messages', () => {
+    // Each sender's messages are submitted in order; a token (flush) is given exactly
+    // when the next captured packet is a flush of what is buffered. CPG MCASTs are
+    // submitted as corosync's CPG service hands them over: exec header, then data.
+    for (const sender of [1, 2, 3]) {
+      const original = stream.filter((m) => m.nodeId === sender).map((m) => m.payload);
+      const own = messages.filter((m) => m.sender === sender).map((m) => m.message);
+      const produced: Uint8Array[] = [];
+      const fragmenter = new Fragmenter({
+        capacity: () => 1000,
+        emit: (p) => {
+          produced.push(p);
+          return 'queued';
+        },
+      });
+      let next = 0;
+      while (produced.length < original.length) {
+        const target = decodePgPacket(original[produced.length]!);
+        if (!target.ok) throw target.error;
+        const t = target.value;
+        const isFlush = t.fragmented === 0 && t.msgLens.length === fragmenter.pendingEntries && t.data.length === fragmenter.pendingBytes;
+        if (isFlush && fragmenter.pendingEntries > 0) {
+          expect(fragmenter.flush()).toBe('sent');
+        } else {
+          const message = own[next];
+          expect(message).toBeDefined();
+          if (!message) break;
+          next += 1;
+          const g = decodeGroupMessage(message);
+          if (!g.ok) throw g.error;
+          const payload = g.value.payload;
+          const isCpgMcast = groupNamesEqual(g.value.groups[0]!, GROUP_A) && payload.length >= 184 && new DataView(payload.buffer, payload.byteOffset).getInt32(0, true) === 0x00020003;
+          const segments = isCpgMcast ? [payload.subarray(0, 184), payload.subarray(184)] : [payload];
+          expect(fragmenter.submit(g.value.groups, segments)).toBe('queued');
+        }
+      }
+      expect(next).toBe(own.length);
+      expect(fragmenter.pendingEntries).toBe(0);
+      expect(produced).toEqual(original);
+    }
+  });
+});
+
+describe('totempg on the corosync 3.1.7 udpu-faults capture (loss, kill -9, a cut-out middle)', () => {
+  const faults = mcastStream(faultsCapture);
+  const result = reassemble(faults);
+
+  it('decodes every MCAST and gives every reassembled message a valid group header', () => {
+    // 1800 MCAST datagrams: two copies each plus retransmissions; 2 are encapsulated.
+    expect(faults).toHaveLength(890);
+    expect(result.assembler.counters()).toMatchObject({ packets: 890, decodeErrors: 0, overflows: 0 });
+    for (const { message } of result.messages) expectCorosyncGroupHeader(message);
+    expect(result.messages).toHaveLength(1090);
+  });
+
+  it('throws away only where the capture itself is cut (ring 1.2c seqs 437..2735 are absent)', () => {
+    // Node 1's seq 436 ends with a cut message (fragmented 1); its next packet in the
+    // capture, seq 2737, starts with continuation 0: a mismatch, so that packet's
+    // message is lost, as it would be on a corosync node that missed the same packets.
+    expect(result.throwAwayAt.map((m) => [ringIdKey(m.ringId), m.seq, m.nodeId])).toEqual([['1.2c', 2737, 1]]);
+  });
+});
