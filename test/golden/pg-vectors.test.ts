@@ -83,6 +83,49 @@ function expectCorosyncGroupHeader(message: Uint8Array): 'a' | 'sync' {
   return 'sync';
 }
 
+/** Whether a reassembled message is a CPG MCAST (service 2, fn 3, §8.3) in group `a`. */
+function isCpgMcast(groups: readonly Uint8Array[], payload: Uint8Array): boolean {
+  return groupNamesEqual(groups[0]!, GROUP_A) && payload.length >= 184 && new DataView(payload.buffer, payload.byteOffset).getInt32(0, true) === 0x00020003;
+}
+
+/**
+ * Feeds one sender's reassembled messages, in order, to a fresh Fragmenter until it has
+ * produced as many packets as `original` holds. A token (flush) is given exactly when the
+ * next original packet is a flush of what is buffered — token timing is the one input
+ * the capture cannot give back. CPG MCASTs are submitted as corosync's CPG service hands
+ * them to totempg (exec header, then data); everything else as one segment.
+ */
+function replay(original: readonly Uint8Array[], own: readonly Uint8Array[]): { produced: Uint8Array[]; submitted: number; pendingEntries: number } {
+  const produced: Uint8Array[] = [];
+  const fragmenter = new Fragmenter({
+    capacity: () => 1000,
+    emit: (p) => {
+      produced.push(p);
+      return 'queued';
+    },
+  });
+  let submitted = 0;
+  while (produced.length < original.length) {
+    const target = decodePgPacket(original[produced.length]!);
+    if (!target.ok) throw target.error;
+    const t = target.value;
+    const pending = fragmenter.pendingEntries;
+    if (pending > 0 && t.fragmented === 0 && t.msgLens.length === pending && t.data.length === fragmenter.pendingBytes) {
+      expect(fragmenter.flush()).toBe('sent');
+      continue;
+    }
+    const message = own[submitted];
+    if (message === undefined) break;
+    submitted += 1;
+    const g = decodeGroupMessage(message);
+    if (!g.ok) throw g.error;
+    const payload = g.value.payload;
+    const segments = isCpgMcast(g.value.groups, payload) ? [payload.subarray(0, 184), payload.subarray(184)] : [payload];
+    expect(fragmenter.submit(g.value.groups, segments)).toBe('queued');
+  }
+  return { produced, submitted, pendingEntries: fragmenter.pendingEntries };
+}
+
 const stream = mcastStream(capture);
 const { messages, assembler } = reassemble(stream);
 
@@ -151,44 +194,13 @@ describe('totempg on the corosync 3.1.7 udpu capture', () => {
   });
 
   it('re-creates every packet of every sender byte for byte from the reassembled messages', () => {
-    // Each sender's messages are submitted in order; a token (flush) is given exactly
-    // when the next captured packet is a flush of what is buffered. CPG MCASTs are
-    // submitted as corosync's CPG service hands them over: exec header, then data.
     for (const sender of [1, 2, 3]) {
       const original = stream.filter((m) => m.nodeId === sender).map((m) => m.payload);
       const own = messages.filter((m) => m.sender === sender).map((m) => m.message);
-      const produced: Uint8Array[] = [];
-      const fragmenter = new Fragmenter({
-        capacity: () => 1000,
-        emit: (p) => {
-          produced.push(p);
-          return 'queued';
-        },
-      });
-      let next = 0;
-      while (produced.length < original.length) {
-        const target = decodePgPacket(original[produced.length]!);
-        if (!target.ok) throw target.error;
-        const t = target.value;
-        const isFlush = t.fragmented === 0 && t.msgLens.length === fragmenter.pendingEntries && t.data.length === fragmenter.pendingBytes;
-        if (isFlush && fragmenter.pendingEntries > 0) {
-          expect(fragmenter.flush()).toBe('sent');
-        } else {
-          const message = own[next];
-          expect(message).toBeDefined();
-          if (!message) break;
-          next += 1;
-          const g = decodeGroupMessage(message);
-          if (!g.ok) throw g.error;
-          const payload = g.value.payload;
-          const isCpgMcast = groupNamesEqual(g.value.groups[0]!, GROUP_A) && payload.length >= 184 && new DataView(payload.buffer, payload.byteOffset).getInt32(0, true) === 0x00020003;
-          const segments = isCpgMcast ? [payload.subarray(0, 184), payload.subarray(184)] : [payload];
-          expect(fragmenter.submit(g.value.groups, segments)).toBe('queued');
-        }
-      }
-      expect(next).toBe(own.length);
-      expect(fragmenter.pendingEntries).toBe(0);
+      const { produced, submitted, pendingEntries } = replay(original, own);
       expect(produced).toEqual(original);
+      expect(submitted).toBe(own.length);
+      expect(pendingEntries).toBe(0);
     }
   });
 });
@@ -210,5 +222,20 @@ describe('totempg on the corosync 3.1.7 udpu-faults capture (loss, kill -9, a cu
     // capture, seq 2737, starts with continuation 0: a mismatch, so that packet's
     // message is lost, as it would be on a corosync node that missed the same packets.
     expect(result.throwAwayAt.map((m) => [ringIdKey(m.ringId), m.seq, m.nodeId])).toEqual([['1.2c', 2737, 1]]);
+  });
+
+  it('re-creates node 1\'s packets before the cut byte for byte, a stream of cut 1024-byte CPG messages', () => {
+    // cpgload tput: 1213-byte messages (5 + 184 + 1024), each cut across two packets,
+    // e.g. seq 436 packs the end of one, a whole one and the start of a third.
+    const cut = faults.findIndex((m) => ringIdKey(m.ringId) === '1.2c' && m.seq > 436);
+    const before = faults.slice(0, cut);
+    const original = before.filter((m) => m.nodeId === 1).map((m) => m.payload);
+    const own = reassemble(before).messages.filter((m) => m.sender === 1).map((m) => m.message);
+    // The last packet before the cut ends in a message whose tail the capture lacks, so
+    // that packet cannot be re-created; every one before it can.
+    original.pop();
+    const { produced } = replay(original, own);
+    expect(original.length).toBeGreaterThan(300);
+    expect(produced).toEqual(original);
   });
 });
