@@ -139,10 +139,11 @@ export class Assembler {
     return this.receivePacket(sender, decoded.value);
   }
 
-  /** As receive(), for a packet already decoded by decodePgPacket. */
+  /** As receive(), for a packet already decoded by decodePgPacket (lengths consistent with data). */
   receivePacket(sender: number, packet: PgPacket): Result<AssembledMessage[], DecodeError> {
     const lens = packet.msgLens;
     const count = lens.length;
+    assert(lens.reduce((sum, len) => sum + len, 0) === packet.data.length, 'packet lengths disagree with its data; decode it first');
     const packetBytes = PG_HEADER_BYTES + 2 * count + packet.data.length;
     if (packetBytes >= this.bufferBytes) {
       // No datagram can be this large; refuse before touching any assembly.
