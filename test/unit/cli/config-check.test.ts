@@ -1,0 +1,147 @@
+// Goal: `carillon config check FILE [--json]` (src/cli/commands/config-check.ts) exits
+// 0 for a valid file (warnings allowed), 78 (EX_CONFIG) for configuration errors —
+// including a file that loads but cannot run (no nodelist) — and 1 for an unreadable
+// file; it prints every diagnostic as file:line:col on stderr and, for a valid file, a
+// summary with the runtime.config.totem values corosync-cmapctl would show; --json
+// prints one parseable object { file, valid, errors, warnings, effective }.
+// Method: run the command function with a capturing io on the shared fixtures and on
+// temporary files.
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigCheckExit, type ConfigCheckIo, runConfigCheck } from '../../../src/cli/commands/config-check';
+
+const fixtures = path.resolve(__dirname, '../../../../shared/fixtures/configs');
+const fixture = (name: string): string => path.join(fixtures, name);
+
+interface Captured extends ConfigCheckIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  stdout: string[];
+  stderr: string[];
+}
+
+function capture(): Captured {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+let tmp = '';
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'carillon-config-check-'));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('carillon config check', () => {
+  it('exits 0 for a valid file and prints the effective configuration', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('modern-three-node.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
+    expect(io.stderr).toEqual([]);
+    expect(io.stdout[0]).toBe(`${fixture('modern-three-node.conf')}: valid`);
+    expect(io.stdout).toEqual(
+      expect.arrayContaining([
+        'cluster_name: pbx-trio',
+        'transport: udpu, port 5405',
+        'nodes: 3',
+        '  nodeid 1  127.0.0.31  pbx-a',
+        'quorum: corosync_votequorum, expected_votes 3, wait_for_all',
+        'runtime.config.totem.token (u32) = 1650',
+        'runtime.config.totem.consensus (u32) = 1980',
+        'runtime.config.totem.token_retransmit (u32) = 392',
+        'runtime.config.totem.hold (u32) = 303',
+      ]),
+    );
+    const runtime = io.stdout.filter((l) => l.startsWith('runtime.config.totem.')).map((l) => l.split(' ')[0] ?? '');
+    expect(runtime).toEqual([...runtime].sort());
+    expect(runtime).toHaveLength(19);
+  });
+
+  it('exits 0 with warnings printed as file:line:col on stderr', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('udpu-pbx-pair.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
+    expect(io.stderr.length).toBeGreaterThanOrEqual(6);
+    for (const line of io.stderr) expect(line).toMatch(/^(\S+udpu-pbx-pair\.conf:\d+:\d+: warning: |  hint: )/);
+    expect(io.stdout[0]).toMatch(/: valid \(\d+ warnings\)$/);
+    expect(io.stdout).toContain('quorum: corosync_votequorum, expected_votes 1');
+  });
+
+  it('exits 78 for configuration errors and prints each with its position', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('broken-bad-values.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
+    expect(io.stdout).toEqual([]);
+    const positions = io.stderr.filter((l) => l.includes(': error: ')).map((l) => /:(\d+:\d+): error: /.exec(l)?.[1]);
+    expect(positions).toEqual(['5:9', '6:8', '7:13', '8:16', '16:15', '17:11', '20:15', '21:11']);
+    expect(io.stderr.at(-1)).toBe(`carillon config check: ${fixture('broken-bad-values.conf')}: 8 errors, 0 warnings`);
+    expect(io.stderr.some((l) => l.startsWith('  hint: '))).toBe(true);
+  });
+
+  it('exits 78 for the unclosed brace, naming line 4', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('broken-unclosed-brace.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
+    expect(io.stderr[0]).toBe(`${fixture('broken-unclosed-brace.conf')}:4:2: error: section 'interface' is not closed: missing '}'`);
+  });
+
+  it('exits 78 for a file that loads but cannot run (no nodelist), and says so', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('legacy-multicast-two-node.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
+    expect(io.stderr.filter((l) => l.includes(': error: '))).toHaveLength(1);
+    expect(io.stderr.at(-1)).toContain('the file loads, but carillond cannot start with it');
+  });
+
+  it('exits 1 with a clear message for an unreadable file', () => {
+    const io = capture();
+    const missing = path.join(tmp, 'missing.conf');
+    expect(runConfigCheck(missing, io, { json: false })).toBe(ConfigCheckExit.unreadable);
+    expect(io.stderr).toHaveLength(1);
+    expect(io.stderr[0]).toMatch(new RegExp(`^carillon config check: cannot read ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
+    const dir = capture();
+    expect(runConfigCheck(tmp, dir, { json: true })).toBe(ConfigCheckExit.unreadable);
+    expect(JSON.parse(dir.stdout[0] ?? '')).toMatchObject({ file: tmp, valid: false, readable: false });
+  });
+
+  it('--json prints one object with errors, warnings and the effective configuration', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('two-node-quorum.conf'), io, { json: true })).toBe(ConfigCheckExit.ok);
+    expect(io.stdout).toHaveLength(1);
+    expect(io.stderr).toEqual([]);
+    const report = JSON.parse(io.stdout[0] ?? '') as Record<string, unknown>;
+    expect(report).toMatchObject({
+      file: fixture('two-node-quorum.conf'),
+      valid: true,
+      errors: [],
+      warnings: [],
+      effective: {
+        totem: { clusterName: 'my_cluster', transport: 'udpu', configVersion: '0' },
+        totemMs: { token: 3000, consensus: 3600 },
+        quorum: { twoNode: true, waitForAll: true, waitForAllSource: 'two_node' },
+        runtime: { 'runtime.config.totem.token': 3000, 'runtime.config.totem.block_unlisted_ips': 1 },
+      },
+    });
+  });
+
+  it('--json reports errors with severity, code and position, and exits 78', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('broken-bad-values.conf'), io, { json: true })).toBe(ConfigCheckExit.invalid);
+    const report = JSON.parse(io.stdout[0] ?? '') as { valid: boolean; errors: Record<string, unknown>[]; effective: unknown };
+    expect(report.valid).toBe(false);
+    expect(report.effective).toBeNull();
+    expect(report.errors[0]).toMatchObject({ severity: 'error', code: 'CONFIG_VALUE', line: 5, col: 9, file: fixture('broken-bad-values.conf') });
+  });
+
+  it('handles CRLF files and configurations with crypto (valid, with a compatibility warning)', () => {
+    const file = path.join(tmp, 'crlf.conf');
+    const text = 'totem {\n\tversion: 2\n\ttransport: udpu\n\tsecauth: on\n}\nnodelist {\n\tnode {\n\t\tring0_addr: 10.0.0.1\n\t}\n}\n';
+    fs.writeFileSync(file, text.replace(/\n/g, '\r\n'));
+    const io = capture();
+    expect(runConfigCheck(file, io, { json: false })).toBe(ConfigCheckExit.ok);
+    expect(io.stderr).toHaveLength(1);
+    expect(io.stderr[0]).toContain(':4:11: warning: crypto on transport udpu is a Carillon extension');
+    expect(io.stdout).toContain('crypto: AES-256-GCM, key /etc/carillon/authkey');
+    expect(io.stdout).toContain(`  nodeid ${0x0a000001} (generated)  10.0.0.1`);
+  });
+});
