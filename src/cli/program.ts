@@ -7,6 +7,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { type CommandIo, WireDecodeExit, wireDecode } from './commands/wire-decode';
+import { runConfigCheck } from './commands/config-check';
 
 export type { CommandIo } from './commands/wire-decode';
 
@@ -37,6 +38,30 @@ capture record failed to decode (every other datagram is still printed, with an
 ERROR line for each failure); 2 usage error, unreadable file or not a classic
 pcap file (pcapng: convert with \`editcap -F pcap\`).`;
 
+const CONFIG_CHECK_HELP = `
+Reads FILE (corosync 3.1.7 corosync.conf syntax plus Carillon's carillon { }
+section), reports every problem at once as FILE:LINE:COL: error|warning: message
+(with an indented hint: line where one helps) on stderr and, when the file is
+valid, prints the effective configuration on stdout: cluster, transport, nodes,
+quorum and the totem timers derived for the nodelist, as
+\`corosync-cmapctl runtime.config.totem\` shows them. Keys that corosync 3 dropped
+(vsftype, threads, rrp_mode, ringnumber, aisexec { }, amf { } ...) and unknown
+keys are warnings, never errors. A file without nodelist { } loads but is
+reported as an error: carillond (like corosync 3) cannot start with it.
+
+--json prints one object instead: { file, valid, errors, warnings, effective }.
+
+EXAMPLES
+  carillon config check /etc/corosync/corosync.conf
+  carillon config check --json /etc/carillon/carillon.conf | jq .errors
+  carillon config check /etc/carillon/carillon.conf && systemctl reload carillond
+
+EXIT STATUS
+  0   the file is valid (warnings allowed)
+  1   the file cannot be read
+  2   usage error
+  78  configuration errors (EX_CONFIG)`;
+
 interface WireDecodeFlags {
   json?: boolean;
   absoluteTime?: boolean;
@@ -62,6 +87,17 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
     .addHelpText('after', WIRE_DECODE_HELP)
     .action((file: string, flags: WireDecodeFlags) => {
       setExitCode(wireDecode(file, { json: flags.json === true, absoluteTime: flags.absoluteTime === true }, io));
+    });
+
+  const config = program.command('config').description('configuration tools');
+  config
+    .command('check')
+    .description('check a configuration file as carillond would load it (like corosync -t)')
+    .argument('<file>', 'corosync.conf-style configuration file')
+    .option('--json', 'one JSON object with errors, warnings and the effective configuration')
+    .addHelpText('after', CONFIG_CHECK_HELP)
+    .action((file: string, flags: { json?: boolean }) => {
+      setExitCode(runConfigCheck(file, io, { json: flags.json === true }));
     });
   return program;
 }
