@@ -5,13 +5,14 @@
 // summary with the runtime.config.totem values corosync-cmapctl would show; --json
 // prints one parseable object { file, valid, errors, warnings, effective }.
 // Method: run the command function with a capturing io on the shared fixtures and on
-// temporary files.
+// temporary files; run it once through the commander program (cli/program.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigCheckExit, type ConfigCheckIo, runConfigCheck } from '../../../src/cli/commands/config-check';
+import { runCli } from '../../../src/cli/program';
 
 const fixtures = path.resolve(__dirname, '../../../../shared/fixtures/configs');
 const fixture = (name: string): string => path.join(fixtures, name);
@@ -143,5 +144,19 @@ describe('carillon config check', () => {
     expect(io.stderr[0]).toContain(':4:11: warning: crypto on transport udpu is a Carillon extension');
     expect(io.stdout).toContain('crypto: AES-256-GCM, key /etc/carillon/authkey');
     expect(io.stdout).toContain(`  nodeid ${0x0a000001} (generated)  10.0.0.1`);
+  });
+
+  it('is registered as `carillon config check FILE [--json]` with man-style help', async () => {
+    const io = capture();
+    expect(await runCli(['config', 'check', fixture('broken-bad-values.conf')], io)).toBe(ConfigCheckExit.invalid);
+    const json = capture();
+    expect(await runCli(['config', 'check', '--json', fixture('modern-three-node.conf')], json)).toBe(ConfigCheckExit.ok);
+    expect(JSON.parse(json.stdout[0] ?? '')).toMatchObject({ valid: true });
+    const help = capture();
+    expect(await runCli(['config', 'check', '--help'], help)).toBe(0);
+    const text = help.stdout.join('\n');
+    expect(text).toContain('EXAMPLES');
+    expect(text).toMatch(/EXIT STATUS[\s\S]*78 {2}configuration errors/);
+    expect(await runCli(['config', 'check'], capture())).toBe(2);
   });
 });
