@@ -98,6 +98,7 @@ interface Slot {
   rate: number;
   rateAcc: number;
   counter: number;
+  joinSends: number;
 }
 
 const DRAIN_ROUNDS_MAX = 10_000;
@@ -131,7 +132,7 @@ export class SimCluster {
     for (const id of options.nodeIds) {
       this.slots.set(id, {
         id, store: new MemoryRingIdStore(), node: null, inc: -1, log: null, lastRegular: null,
-        pausedUntil: 0, rate: options.clockRates?.get(id) ?? 1, rateAcc: 0, counter: 0,
+        pausedUntil: 0, rate: options.clockRates?.get(id) ?? 1, rateAcc: 0, counter: 0, joinSends: 0,
       });
     }
     const trace = options.trace;
@@ -174,6 +175,11 @@ export class SimCluster {
 
   lastRegular(id: number): LastRegular | null {
     return this.slot(id).lastRegular;
+  }
+
+  /** JOIN datagrams node `id` has sent, over all its incarnations. */
+  joinSendsOf(id: number): number {
+    return this.slot(id).joinSends;
   }
 
   storedRingSeq(id: number): bigint {
@@ -352,7 +358,10 @@ export class SimCluster {
       this.hashUpdate(`persist ${s.id} ${fx.persistRingSeq}`);
     }
     for (const send of fx.sends) {
-      if (send.message.type === 'join') this.joinSends++;
+      if (send.message.type === 'join') {
+        this.joinSends++;
+        s.joinSends++;
+      }
       this.wire.observeSend(s.id, send.message, s.store.load(), now);
       if (this.options.trace !== undefined) this.record({ t: now, ev: 'send', from: s.id, to: send.to, ...summarizeMessage(send.message) });
       if (this.hash !== null) this.hashUpdate(`send ${s.id} ${send.to} ${stableJson(send.message)}`);

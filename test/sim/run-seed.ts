@@ -214,6 +214,7 @@ function livenessPhase(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, wor
  */
 class JoinStormMeter {
   private readonly cluster: SimCluster;
+  private readonly nodes: readonly number[];
   private readonly window: number;
   private readonly limit: number;
   private readonly stormyWindowsMax: number;
@@ -224,31 +225,39 @@ class JoinStormMeter {
   private stormyWindows = 0;
   private lastWindowJoins = 0;
 
-  constructor(cluster: SimCluster, swarm: SwarmOptions, budget: number) {
+  constructor(cluster: SimCluster, swarm: SwarmOptions, budget: number, nodes: readonly number[] = swarm.nodeIds) {
     this.cluster = cluster;
+    this.nodes = nodes;
     this.window = 20 * swarm.config.joinTicks;
-    this.limit = 10 * swarm.nodeIds.length * 20;
+    this.limit = 10 * nodes.length * 20;
     this.stormyWindowsMax = Math.ceil((2 * swarm.config.consensusTicks) / this.window) + 1;
     this.budget = budget;
-    this.joinsAtCreation = cluster.joinSends;
+    this.joinsAtCreation = this.joins();
     this.windowStart = cluster.now;
-    this.joinsAtWindowStart = cluster.joinSends;
+    this.joinsAtWindowStart = this.joinsAtCreation;
+  }
+
+  private joins(): number {
+    let n = 0;
+    for (const id of this.nodes) n += this.cluster.joinSendsOf(id);
+    return n;
   }
 
   /** Call once per tick; true once the guard has tripped. */
   tripped(): boolean {
-    if (this.cluster.joinSends - this.joinsAtCreation > this.budget) return true;
+    const joins = this.joins();
+    if (joins - this.joinsAtCreation > this.budget) return true;
     if (this.cluster.now - this.windowStart >= this.window) {
-      this.lastWindowJoins = this.cluster.joinSends - this.joinsAtWindowStart;
+      this.lastWindowJoins = joins - this.joinsAtWindowStart;
       this.stormyWindows = this.lastWindowJoins > this.limit ? this.stormyWindows + 1 : 0;
       this.windowStart = this.cluster.now;
-      this.joinsAtWindowStart = this.cluster.joinSends;
+      this.joinsAtWindowStart = joins;
     }
     return this.stormyWindows >= this.stormyWindowsMax;
   }
 
   describe(): string {
-    return `${this.cluster.joinSends - this.joinsAtCreation} joins sent since healing, ${this.lastWindowJoins} in the `
+    return `${this.joins() - this.joinsAtCreation} joins sent by [${this.nodes.join(',')}] since healing, ${this.lastWindowJoins} in the `
       + `last ${this.window} ticks (storm above ${this.limit}), stormy for ${this.stormyWindows} windows`;
   }
 }
@@ -272,7 +281,7 @@ function driveLiveness(cluster: SimCluster, swarm: SwarmOptions, core: readonly 
     return status === null ? null : { status, lastRegular: cluster.lastRegular(id) };
   };
   let reason: string | null = 'not yet checked';
-  const storm = new JoinStormMeter(cluster, swarm, LIVENESS_JOIN_BUDGET);
+  const storm = new JoinStormMeter(cluster, swarm, LIVENESS_JOIN_BUDGET, core);
   // Converged = the condition held for a whole token timeout plus a margin in a row, so
   // a ring that was about to break at heal time (a token stuck at a node whose pause
   // just ended) does not count.

@@ -56,7 +56,10 @@ const PAYLOAD_OVERHEAD = 24;
 
 export function swarmOptions(seed: number, overrides: SwarmOverrides = {}): SwarmOptions {
   const prng = new Prng(seed);
-  const n = overrides.nodes ?? prng.range(2, 7);
+  // Always draw, so that `--nodes K` with K equal to the drawn count reproduces a seed
+  // exactly (the reproduce line always names the count).
+  const drawnNodes = prng.range(2, 7);
+  const n = overrides.nodes ?? drawnNodes;
   const nodeIds = chooseNodeIds(prng, n);
   const profile = prng.chance(0.85) ? 'fast' : 'corosync';
   const msInput = profile === 'fast'

@@ -12,9 +12,10 @@
 import { execSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { formatViolation } from './checkers/violation';
-import { stableJson } from './cluster';
+import { type NodeFactory, type NodeInit, type SimNode, stableJson } from './cluster';
 import { type RunOptions, type SeedResult, runSeed } from './run-seed';
 import { describeSwarm } from './swarm';
 
@@ -27,6 +28,8 @@ interface CliOptions {
   trace?: string;
   jobs: number;
   lostWrites: boolean;
+  /** Alternative module exporting `TotemNode` (e.g. a patched copy under test). */
+  nodeModule?: string;
 }
 
 /** What a worker sends back per seed (plain data). */
@@ -58,9 +61,10 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--trace': o.trace = value(); break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--lost-writes': o.lostWrites = true; break;
+      case '--node-module': o.nodeModule = resolvePath(value()); break;
       case '--help': case '-h':
         process.stdout.write('usage: npm run sim -- --seeds N [--first-seed S] [--nodes K] [--ticks T] [--verbose] '
-          + '[--trace FILE] [--jobs J] [--lost-writes]\n');
+          + '[--trace FILE] [--jobs J] [--lost-writes] [--node-module FILE]\n');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${arg}`);
@@ -92,6 +96,7 @@ function runOne(seed: number, o: CliOptions, trace?: (r: Record<string, unknown>
     ...(o.ticks === undefined ? {} : { ticks: o.ticks }),
     ...(trace === undefined ? {} : { trace }),
     lostWrites: o.lostWrites,
+    ...(o.nodeModule === undefined ? {} : { nodeFactory: loadNodeFactory(o.nodeModule) }),
   };
   const r: SeedResult = runSeed(seed, opts);
   const s = r.stats;
@@ -109,9 +114,18 @@ function runOne(seed: number, o: CliOptions, trace?: (r: Record<string, unknown>
   };
 }
 
+function loadNodeFactory(file: string): NodeFactory {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as { TotemNode?: new (init: NodeInit) => SimNode };
+  const Ctor = mod.TotemNode;
+  if (Ctor === undefined) throw new Error(`${file} does not export TotemNode`);
+  return (init) => new Ctor(init);
+}
+
 function reproduce(r: SeedReport, o: CliOptions): string {
   const extra = `${o.ticks === undefined ? '' : ` --ticks ${o.ticks}`}${o.lostWrites ? ' --lost-writes' : ''}`;
-  return `npm run sim -- --seeds 1 --first-seed ${hex(r.seed)} --nodes ${r.nodes}${extra}`;
+  const node = o.nodeModule === undefined ? '' : ` --node-module ${o.nodeModule}`;
+  return `npm run sim -- --seeds 1 --first-seed ${hex(r.seed)} --nodes ${r.nodes}${extra}${node}`;
 }
 
 function gitSha(): string {
