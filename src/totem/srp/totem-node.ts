@@ -136,6 +136,8 @@ export class TotemNode {
   private consensusSet = new Set<number>();
 
   private regularSortQueue: SortQueue;
+  /** The ring whose messages the regular queue holds (the last installed ring). */
+  private regularQueueRingId: RingId = NO_RING;
   private recoverySortQueue: SortQueue;
   private readonly newMessageQueue: BoundedQueue<Mcast>;
   private readonly newMessageQueueTrans: BoundedQueue<Mcast>;
@@ -751,6 +753,11 @@ export class TotemNode {
     this.myHighSeqReceived = SEQNO_START_MSG;
     this.myInstallSeq = SEQNO_START_MSG;
     this.lastReleased = SEQNO_START_MSG;
+    // Deviation: corosync resets these only at OPERATIONAL entry, so counts left over from
+    // an aborted RECOVERY could install this ring before its recovery traffic is complete
+    // (found by the simulator: a member then missed old-ring messages the others delivered).
+    this.myRetransFlgCount = 0;
+    this.myRotationCounter = 0;
     this.resetTokenTimeout();
     this.resetTokenRetransmitTimeout();
     this.state = MembState.recovery;
@@ -837,6 +844,7 @@ export class TotemNode {
       members: [...this.myNewMembList], left: [], joined,
     });
     this.installRecoveryQueueAsRegular();
+    this.regularQueueRingId = this.myRingId;
     this.myProcList = [...this.myNewMembList];
     this.myFailedList = [];
     this.state = MembState.operational;
@@ -850,18 +858,34 @@ export class TotemNode {
   /** Move re-originated old-ring messages (recovery queue) into the old regular queue. */
   private deliverMessagesFromRecoveryToRegular(): void {
     const range = (this.myAru - SEQNO_START_MSG) >>> 0;
+    const counts = { inserted: 0, present: 0, otherRing: 0, outOfWindow: 0, undecodable: 0 };
     for (let i = 1; i <= range; i += 1) {
       const outer = this.recoverySortQueue.get(SEQNO_START_MSG + i);
       if (outer === undefined || outer.encapsulated !== Encapsulation.encapsulated) continue;
       const decoded = decodeMessage(outer.payload);
-      if (!decoded.ok || decoded.value.type !== 'mcast') continue;
+      if (!decoded.ok || decoded.value.type !== 'mcast') {
+        counts.undecodable += 1;
+        continue;
+      }
       const inner = decoded.value;
-      if (!ringIdEquals(inner.ringId, this.myOldRingId)) continue;
+      if (!ringIdEquals(inner.ringId, this.myOldRingId)) {
+        counts.otherRing += 1;
+        continue;
+      }
       // corosync has no range check here; one keeps a corrupt inner seq from aliasing a slot.
-      if (!this.regularSortQueue.inRange(inner.seq) || this.regularSortQueue.has(inner.seq)) continue;
+      if (!this.regularSortQueue.inRange(inner.seq)) {
+        counts.outOfWindow += 1;
+        continue;
+      }
+      if (this.regularSortQueue.has(inner.seq)) {
+        counts.present += 1;
+        continue;
+      }
       this.regularSortQueue.add(inner.seq, inner);
+      counts.inserted += 1;
       if (seqLt(this.oldRingStateHighSeqReceived, inner.seq)) this.oldRingStateHighSeqReceived = inner.seq;
     }
+    this.traceEvent('RecoveredToRegular', { ...counts, head: this.regularSortQueue.headSeq, oldAru: this.oldRingStateAru, oldHsr: this.oldRingStateHighSeqReceived });
   }
 
   /**
@@ -907,7 +931,6 @@ export class TotemNode {
   // ---------------------------------------------------------------- ordering: MCAST
 
   private handleMcast(message: Mcast): void {
-    const sortQueue = message.encapsulated === Encapsulation.encapsulated ? this.recoverySortQueue : this.regularSortQueue;
     if (!ringIdEquals(message.ringId, this.myRingId)) {
       if (this.state === MembState.commit || this.state === MembState.recovery) {
         this.stats.rxMsgDropped += 1;
@@ -916,12 +939,33 @@ export class TotemNode {
       this.mergeInForeignNode(message.systemFrom, 'foreign-message-operational', 'foreign-message-gather');
       return;
     }
+    const sortQueue = this.sortQueueFor(message);
+    if (sortQueue === null) {
+      this.stats.rxMsgDropped += 1;
+      return;
+    }
     if (sortQueue.inRange(message.seq) && !sortQueue.has(message.seq)) {
       sortQueue.add(message.seq, message);
       if (seqLt(this.myHighSeqReceived, message.seq)) this.myHighSeqReceived = message.seq;
     }
     this.updateAru();
     if (this.state === MembState.operational) this.messagesDeliverToApp(false, this.myHighSeqReceived);
+  }
+
+  /**
+   * Which queue may hold a message of our current ring id. Deviation from corosync, which
+   * files it by the encapsulated flag alone: after a failed COMMIT or RECOVERY our ring id
+   * is already the new ring's while the regular queue still holds the old ring, and a
+   * member that reached OPERATIONAL first may already multicast new-ring messages. corosync
+   * would store those in the old ring's slots (and could deliver one in a hole of the
+   * transitional configuration); we leave them to the retransmit list of the new ring.
+   * Recovery copies only count while recovering: the recovery queue is rebuilt on entry.
+   */
+  private sortQueueFor(message: Mcast): SortQueue | null {
+    if (message.encapsulated === Encapsulation.encapsulated) {
+      return this.state === MembState.recovery ? this.recoverySortQueue : null;
+    }
+    return ringIdEquals(this.regularQueueRingId, message.ringId) ? this.regularSortQueue : null;
   }
 
   /** Advance my_aru over contiguous present seqs in the active queue. */
@@ -969,9 +1013,12 @@ export class TotemNode {
       : this.mySeqUnchanged >= this.config.seqnoUnchangedConst;
     let forward = !(isRep && this.myTokenHeld);
     if (this.state === MembState.commit) return;
-    if (this.state === MembState.operational) this.messagesFree(token.aru);
     if (!ringIdEquals(token.ringId, this.myRingId)) return;
     if (seqLte(token.tokenSeq, this.myTokenSeq)) return;
+    // Deviation: corosync frees before the two checks above, so a retransmitted copy of
+    // the token we just processed counts as a second rotation and releases messages a
+    // lagging member still needs (found by the simulator). Only a new token may free.
+    if (this.state === MembState.operational) this.messagesFree(token.aru);
     // corosync asserts here; a token claiming seqs beyond our window is dropped instead.
     if (((token.seq - this.myAru) >>> 0) >= this.config.sortQueueSize) {
       this.stats.rxMsgDropped += 1;
