@@ -1,0 +1,318 @@
+// The carillond IPC protocol, version 1 (architecture.md §2.8, §2.11), shared by the
+// server (src/runtime/ipc-server.ts) and the client (src/client/ipc-client.ts).
+//
+// Framing: NDJSON over a unix stream socket, one JSON object per '\n'-terminated line.
+//   request   { "id": number, "method": string, "params"?: object }
+//   response  { "id": number, "result": ... }
+//             { "id": number | null, "error": { "code": string, "message": string } }
+//   push      { "method": "notify", "params": { "topic": string, "event": ... } }
+// The error id is null when the line carried no usable id (bad JSON, bad envelope) and
+// for connection-level errors (line too long, slow consumer, too many clients).
+//
+// The first request on a connection must be `hello` { version: 1, client?: string };
+// anything else first gets IPC_HELLO_REQUIRED (the server tracks that; it is session
+// state), a different version gets IPC_VERSION. The envelope is JSON-RPC-like rather
+// than JSON-RPC 2.0 because the daemon needs neither batches nor the "jsonrpc" member.
+//
+// Validation is written by hand (the project has no schema dependency) and is strict:
+// unknown envelope members and unknown params are rejected, so a client written for a
+// later protocol version fails loudly instead of being half understood. The parser
+// never throws: every malformed line yields exactly one typed error.
+
+import { type Result, err, ok } from '../base/result';
+import type { DaemonStatus, TotemEventJson } from './daemon-api';
+
+export const IpcProtocolVersion = 1;
+export const IpcServerName = 'carillond';
+
+export const IpcMethods = {
+  hello: 'hello',
+  status: 'status',
+  totemSubmit: 'totem.submit',
+  totemSubscribe: 'totem.subscribe',
+  totemUnsubscribe: 'totem.unsubscribe',
+  reload: 'reload',
+  ping: 'ping',
+} as const;
+export type IpcMethod = (typeof IpcMethods)[keyof typeof IpcMethods];
+
+/** Topics a client can subscribe to; pushes carry the topic name. */
+export const IpcTopics = { totem: 'totem' } as const;
+export type IpcTopic = (typeof IpcTopics)[keyof typeof IpcTopics];
+
+/** The `method` of a server push. */
+export const IpcNotifyMethod = 'notify';
+
+/** Stable error codes a server sends (`error.code`). */
+export const IpcErrorCode = {
+  /** The line is not JSON (or not UTF-8). */
+  parse: 'IPC_PARSE',
+  /** The line is JSON but not a request envelope. */
+  badRequest: 'IPC_BAD_REQUEST',
+  unknownMethod: 'IPC_UNKNOWN_METHOD',
+  badParams: 'IPC_BAD_PARAMS',
+  /** A request other than hello came first. */
+  helloRequired: 'IPC_HELLO_REQUIRED',
+  /** hello asked for a protocol version the server does not speak. */
+  version: 'IPC_VERSION',
+  /** The daemon failed while serving the request. */
+  internal: 'IPC_INTERNAL',
+  /** A request line exceeded the server's limit; the connection is closed. */
+  lineTooLong: 'IPC_LINE_TOO_LONG',
+  /** The client read too slowly and its output queue overflowed; it is disconnected. */
+  slowConsumer: 'IPC_SLOW_CONSUMER',
+  /** The server is at its client limit; the connection is closed. */
+  tooManyClients: 'IPC_TOO_MANY_CLIENTS',
+} as const;
+export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
+
+/** The codes parseRequestLine can return. */
+export type IpcRequestErrorCode =
+  | typeof IpcErrorCode.parse
+  | typeof IpcErrorCode.badRequest
+  | typeof IpcErrorCode.unknownMethod
+  | typeof IpcErrorCode.badParams
+  | typeof IpcErrorCode.version;
+
+/** Params of methods that take none: absent or `{}`. */
+export type EmptyParams = Record<string, never>;
+
+export interface HelloParams {
+  version: number;
+  /** Free-form client name for the daemon's logs, e.g. "carillon-cli/0.1.0". */
+  client?: string;
+}
+
+export interface HelloResult {
+  version: typeof IpcProtocolVersion;
+  server: typeof IpcServerName;
+  nodeId: number;
+}
+
+export interface IpcParamsMap {
+  hello: HelloParams;
+  status: EmptyParams;
+  'totem.submit': { payloadHex: string };
+  'totem.subscribe': EmptyParams;
+  'totem.unsubscribe': EmptyParams;
+  reload: EmptyParams;
+  ping: EmptyParams;
+}
+
+export interface IpcResultMap {
+  hello: HelloResult;
+  status: DaemonStatus;
+  'totem.submit': { result: 'queued' | 'full' };
+  'totem.subscribe': { topic: typeof IpcTopics.totem; subscribed: true };
+  'totem.unsubscribe': { topic: typeof IpcTopics.totem; subscribed: false };
+  reload: { reloaded: string[]; needsRestart: string[] };
+  ping: { pong: true };
+}
+
+export interface IpcTopicEventMap {
+  totem: TotemEventJson;
+}
+
+/** A validated request: method and params agree, params are always an object. */
+export type IpcRequest = { [M in IpcMethod]: { id: number; method: M; params: IpcParamsMap[M] } }[IpcMethod];
+
+export interface IpcErrorBody {
+  code: string;
+  message: string;
+}
+
+export interface IpcRequestError {
+  /** The request's id when it had a valid one, else null. */
+  id: number | null;
+  code: IpcRequestErrorCode;
+  message: string;
+}
+
+/** A line from the server, as the client sees it. */
+export type IpcServerFrame =
+  | { kind: 'result'; id: number; result: unknown }
+  | { kind: 'error'; id: number | null; error: IpcErrorBody }
+  | { kind: 'notify'; topic: string; event: unknown };
+
+const methodNames: ReadonlySet<string> = new Set(Object.values(IpcMethods));
+const envelopeMembers: ReadonlySet<string> = new Set(['id', 'method', 'params']);
+/** Longest client name hello accepts; it only ends up in logs. */
+const CLIENT_NAME_LENGTH_MAX = 200;
+/** How much of the client's input an error message quotes. */
+const QUOTE_LENGTH_MAX = 60;
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isRequestId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Quotes (part of) untrusted input for an error message. Objects and arrays are only
+ * named: stringifying a deeply nested value could overflow the stack.
+ */
+function quote(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return typeName(value);
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > QUOTE_LENGTH_MAX ? `${text.slice(0, QUOTE_LENGTH_MAX)}…` : text;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function unknownMembers(object: JsonObject, known: ReadonlySet<string>): string[] {
+  return Object.keys(object).filter((key) => !known.has(key));
+}
+
+function requestError(id: number | null, code: IpcRequestErrorCode, message: string): { ok: false; error: IpcRequestError } {
+  return err({ id, code, message });
+}
+
+const HEX_PAYLOAD = /^(?:[0-9a-fA-F]{2})+$/;
+
+/** Validates params of one method; returns an error message or null. */
+type ParamsCheck = (params: JsonObject) => string | null;
+
+function onlyMembers(...names: string[]): ParamsCheck {
+  const known = new Set(names);
+  return (params) => {
+    const extra = unknownMembers(params, known);
+    if (extra.length === 0) return null;
+    const allowed = names.length === 0 ? 'it takes none' : `allowed: ${names.join(', ')}`;
+    return `unknown param${extra.length === 1 ? '' : 's'} ${extra.map((k) => quote(k)).join(', ')} (${allowed})`;
+  };
+}
+
+const paramsChecks: Record<IpcMethod, ParamsCheck> = {
+  hello: (params) => {
+    const extra = onlyMembers('version', 'client')(params);
+    if (extra !== null) return extra;
+    if (!Object.hasOwn(params, 'version')) return 'hello needs params.version';
+    if (!Number.isSafeInteger(params['version'])) return `params.version must be an integer, got ${quote(params['version'])}`;
+    const client = params['client'];
+    if (client !== undefined && (typeof client !== 'string' || client.length > CLIENT_NAME_LENGTH_MAX)) {
+      return `params.client must be a string of at most ${CLIENT_NAME_LENGTH_MAX} characters`;
+    }
+    return null;
+  },
+  status: onlyMembers(),
+  'totem.submit': (params) => {
+    const extra = onlyMembers('payloadHex')(params);
+    if (extra !== null) return extra;
+    const hex = params['payloadHex'];
+    if (typeof hex !== 'string') return `params.payloadHex must be a string, got ${typeName(hex)}`;
+    if (!HEX_PAYLOAD.test(hex)) return 'params.payloadHex must be a non-empty, even-length hex string';
+    return null;
+  },
+  'totem.subscribe': onlyMembers(),
+  'totem.unsubscribe': onlyMembers(),
+  reload: onlyMembers(),
+  ping: onlyMembers(),
+};
+
+/**
+ * Parses and validates one request line (without its '\n'). Never throws; a malformed
+ * line yields exactly one error, carrying the request id when the line had a valid one.
+ */
+export function parseRequestLine(line: string): Result<IpcRequest, IpcRequestError> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    return requestError(null, IpcErrorCode.parse, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isObject(value)) return requestError(null, IpcErrorCode.badRequest, `a request is a JSON object, got ${typeName(value)}`);
+  const rawId = value['id'];
+  if (!isRequestId(rawId)) {
+    const what = Object.hasOwn(value, 'id') ? `got ${quote(rawId)}` : 'it is missing';
+    return requestError(null, IpcErrorCode.badRequest, `id must be a non-negative integer, ${what}`);
+  }
+  const id = rawId;
+  const method = value['method'];
+  if (typeof method !== 'string') return requestError(id, IpcErrorCode.badRequest, `method must be a string, got ${typeName(method)}`);
+  const extra = unknownMembers(value, envelopeMembers);
+  if (extra.length > 0) {
+    return requestError(id, IpcErrorCode.badRequest, `unknown request member${extra.length === 1 ? '' : 's'} ${extra.map((k) => quote(k)).join(', ')} (allowed: id, method, params)`);
+  }
+  if (!methodNames.has(method)) return requestError(id, IpcErrorCode.unknownMethod, `unknown method ${quote(method)}`);
+  const knownMethod = method as IpcMethod;
+  const params = Object.hasOwn(value, 'params') ? value['params'] : {};
+  if (!isObject(params)) return requestError(id, IpcErrorCode.badParams, `params must be an object, got ${typeName(params)}`);
+  const problem = paramsChecks[knownMethod](params);
+  if (problem !== null) return requestError(id, IpcErrorCode.badParams, `${knownMethod}: ${problem}`);
+  if (knownMethod === IpcMethods.hello && params['version'] !== IpcProtocolVersion) {
+    return requestError(id, IpcErrorCode.version, `protocol version ${quote(params['version'])} is not supported: ${IpcServerName} speaks version ${IpcProtocolVersion}`);
+  }
+  // The checks above establish exactly IpcParamsMap[knownMethod].
+  return ok({ id, method: knownMethod, params } as IpcRequest);
+}
+
+/** Parses one line from the server. The client trusts the server less than fully. */
+export function parseServerLine(line: string): Result<IpcServerFrame, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    return err(`server sent a line that is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isObject(value)) return err(`server sent ${typeName(value)} instead of an object`);
+  if (value['method'] === IpcNotifyMethod) {
+    const params = value['params'];
+    if (!isObject(params) || typeof params['topic'] !== 'string') return err('server sent a notify without params.topic');
+    return ok({ kind: 'notify', topic: params['topic'], event: params['event'] });
+  }
+  const id = value['id'];
+  if (Object.hasOwn(value, 'error')) {
+    const error = value['error'];
+    if (!isObject(error) || typeof error['code'] !== 'string' || typeof error['message'] !== 'string') {
+      return err('server sent an error without code and message');
+    }
+    if (id !== null && !isRequestId(id)) return err(`server sent an error with id ${quote(id)}`);
+    return ok({ kind: 'error', id, error: { code: error['code'], message: error['message'] } });
+  }
+  if (Object.hasOwn(value, 'result')) {
+    if (!isRequestId(id)) return err(`server sent a result with id ${quote(id)}`);
+    return ok({ kind: 'result', id, result: value['result'] });
+  }
+  return err('server sent an object that is neither a response nor a notify');
+}
+
+/** A request line, '\n' included. */
+export function encodeRequest<M extends IpcMethod>(id: number, method: M, params?: IpcParamsMap[M]): string {
+  return `${JSON.stringify(params === undefined ? { id, method } : { id, method, params })}\n`;
+}
+
+/** A result line, '\n' included. */
+export function encodeResult<M extends IpcMethod>(id: number, _method: M, result: IpcResultMap[M]): string {
+  return `${JSON.stringify({ id, result })}\n`;
+}
+
+/** An error line, '\n' included. */
+export function encodeError(id: number | null, code: IpcErrorCode, message: string): string {
+  return `${JSON.stringify({ id, error: { code, message } })}\n`;
+}
+
+/** A push line, '\n' included. */
+export function encodeNotify<T extends IpcTopic>(topic: T, event: IpcTopicEventMap[T]): string {
+  return `${JSON.stringify({ method: IpcNotifyMethod, params: { topic, event } })}\n`;
+}
+
+/** Lower-case hex of bytes, as payloadHex carries them. */
+export function bytesToHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Bytes of a hex string; null unless it is non-empty, even-length hex. */
+export function hexToBytes(hex: string): Uint8Array | null {
+  if (!HEX_PAYLOAD.test(hex)) return null;
+  const buffer = Buffer.from(hex, 'hex');
+  // A plain view: Buffers have their own toJSON and pool-shared backing stores.
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).slice();
+}
