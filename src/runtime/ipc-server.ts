@@ -1,0 +1,609 @@
+// carillond's IPC server (architecture.md §2.8, §2.11): serves a DaemonApi over a unix
+// stream socket with the NDJSON protocol of src/ipc/protocol.ts.
+//
+// Why each limit exists:
+//   - the socket is created in a 0755 directory with mode 0660 (configurable): Node
+//     cannot read SO_PEERCRED, so the file's owner and group are the access control;
+//   - an existing socket file is removed only when nothing answers on it (a crashed
+//     daemon's leftover); a live one means another carillond, and starting a second
+//     one on the same ring identity would be far worse than refusing to start;
+//   - a request line is bounded (64 KiB): an unterminated line would otherwise grow
+//     without limit; the client gets IPC_LINE_TOO_LONG and is disconnected;
+//   - unsent output per client is bounded (1 MiB): a subscriber that stops reading
+//     must not make the daemon buffer Totem traffic forever; it is disconnected with
+//     a final IPC_SLOW_CONSUMER line, which reaches it if it reads again in time;
+//   - the number of clients is bounded (64): extra connections get
+//     IPC_TOO_MANY_CLIENTS and are closed.
+// Malformed input never throws out of a socket handler: every problem becomes exactly
+// one error line and one count in stats().
+//
+// Output goes through a per-client queue of our own, not straight into socket.write():
+// Node's writable buffer cannot be discarded, and discarding is what lets the final
+// IPC_SLOW_CONSUMER line overtake a megabyte of stale notifications.
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { assert } from '../base/assert';
+import type { DaemonApi, TotemEventJson } from '../ipc/daemon-api';
+import {
+  type IpcErrorCode as IpcErrorCodeType,
+  type IpcMethod,
+  type IpcRequest,
+  type IpcResultMap,
+  IpcErrorCode,
+  IpcMethods,
+  IpcProtocolVersion,
+  IpcServerName,
+  IpcTopics,
+  encodeError,
+  encodeNotify,
+  encodeResult,
+  hexToBytes,
+  parseRequestLine,
+} from '../ipc/protocol';
+
+export const IpcServerDefaults = {
+  socketMode: 0o660,
+  directoryMode: 0o755,
+  clientsMax: 64,
+  lineBytesMax: 64 * 1024,
+  outputBytesMax: 1024 * 1024,
+  /** How long the stale-socket probe waits for a connect before assuming a live peer. */
+  probeTimeoutMs: 1000,
+  /** How long a client being disconnected may take to read its final line. */
+  closeGraceMs: 1000,
+} as const;
+
+export const IpcServerErrorCode = {
+  /** Another process (presumably carillond) is listening on the socket path. */
+  alreadyRunning: 'IPC_ALREADY_RUNNING',
+  /** Something that is not a socket is at the socket path; it is left alone. */
+  pathNotSocket: 'IPC_PATH_NOT_SOCKET',
+  /** The directory, the probe, bind/listen or chmod failed. */
+  listenFailed: 'IPC_LISTEN_FAILED',
+} as const;
+export type IpcServerErrorCode = (typeof IpcServerErrorCode)[keyof typeof IpcServerErrorCode];
+
+/** Why the server could not start. */
+export class IpcServerError extends Error {
+  readonly code: IpcServerErrorCode;
+  readonly socketPath: string;
+  constructor(code: IpcServerErrorCode, socketPath: string, message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'IpcServerError';
+    this.code = code;
+    this.socketPath = socketPath;
+  }
+}
+
+/** The slice of a logger the server uses (winston's Logger satisfies it). */
+export interface IpcServerLog {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+export const IpcDisconnectReason = {
+  /** The client closed its end. */
+  client: 'client',
+  lineTooLong: 'lineTooLong',
+  slowConsumer: 'slowConsumer',
+  /** The socket failed (ECONNRESET, EPIPE ...). */
+  socketError: 'socketError',
+  /** The server is closing. */
+  serverClose: 'serverClose',
+} as const;
+export type IpcDisconnectReason = (typeof IpcDisconnectReason)[keyof typeof IpcDisconnectReason];
+
+export interface IpcClientClosedInfo {
+  clientId: number;
+  /** The name the client gave in hello, if any. */
+  clientName: string | null;
+  reason: IpcDisconnectReason;
+}
+
+export interface IpcServerOptions {
+  socketPath: string;
+  api: DaemonApi;
+  socketMode?: number;
+  clientsMax?: number;
+  lineBytesMax?: number;
+  outputBytesMax?: number;
+  probeTimeoutMs?: number;
+  closeGraceMs?: number;
+  log?: IpcServerLog;
+  /** Called once per accepted client when the server stops serving it. */
+  onClientClosed?: (info: IpcClientClosedInfo) => void;
+}
+
+export interface IpcServerStats {
+  /** Clients connected now (accepted, not yet disconnected). */
+  clients: number;
+  clientsAccepted: number;
+  /** Connections refused with IPC_TOO_MANY_CLIENTS. */
+  clientsRejected: number;
+  /** Non-blank lines received, well-formed or not. */
+  requests: number;
+  notifications: number;
+  /** Error lines sent (or due), per code. */
+  errors: Record<string, number>;
+  /** Accepted clients that are gone, in total and per reason. */
+  disconnects: number;
+  disconnectsByReason: Record<IpcDisconnectReason, number>;
+}
+
+type Settings = Required<Omit<IpcServerOptions, 'log' | 'onClientClosed'>>;
+
+/** Serves one DaemonApi on one unix socket path; see the file header. */
+export class IpcServer {
+  readonly socketPath: string;
+  private readonly settings: Settings;
+  private readonly log: IpcServerLog | null;
+  private readonly onClientClosed: ((info: IpcClientClosedInfo) => void) | null;
+  private readonly server: net.Server;
+  private readonly sessions = new Set<ClientSession>();
+  /** Rejected connections still flushing their one error line. */
+  private readonly rejected = new Set<net.Socket>();
+  private readonly totemSubscribers = new Set<ClientSession>();
+  private totemUnsubscribe: (() => void) | null = null;
+  private nextClientId = 1;
+  /** What sessions may do to the server; keeps those methods off the public class. */
+  private readonly host: SessionHost = {
+    countRequest: () => {
+      this.counters.requests++;
+    },
+    countError: (code) => this.countError(code),
+    sessionClosed: (session, reason) => this.sessionClosed(session, reason),
+    subscribeTotem: (session) => this.subscribeTotem(session),
+    unsubscribeTotem: (session) => this.unsubscribeTotem(session),
+  };
+  private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  /** The inode of the socket we bound, so close() never unlinks someone else's. */
+  private socketIno: number | null = null;
+  private closed: Promise<void> | null = null;
+  private readonly counters = {
+    clientsAccepted: 0,
+    clientsRejected: 0,
+    requests: 0,
+    notifications: 0,
+    errors: {} as Record<string, number>,
+    disconnects: 0,
+    disconnectsByReason: { client: 0, lineTooLong: 0, slowConsumer: 0, socketError: 0, serverClose: 0 } as Record<IpcDisconnectReason, number>,
+  };
+
+  constructor(options: IpcServerOptions) {
+    this.socketPath = options.socketPath;
+    this.settings = {
+      socketPath: options.socketPath,
+      api: options.api,
+      socketMode: options.socketMode ?? IpcServerDefaults.socketMode,
+      clientsMax: options.clientsMax ?? IpcServerDefaults.clientsMax,
+      lineBytesMax: options.lineBytesMax ?? IpcServerDefaults.lineBytesMax,
+      outputBytesMax: options.outputBytesMax ?? IpcServerDefaults.outputBytesMax,
+      probeTimeoutMs: options.probeTimeoutMs ?? IpcServerDefaults.probeTimeoutMs,
+      closeGraceMs: options.closeGraceMs ?? IpcServerDefaults.closeGraceMs,
+    };
+    this.log = options.log ?? null;
+    this.onClientClosed = options.onClientClosed ?? null;
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /**
+   * Creates the directory if needed, removes a stale socket file, binds and sets the
+   * socket mode. Throws IpcServerError when another process listens on the path, when
+   * the path is not a socket, or when any step fails.
+   */
+  async listen(): Promise<void> {
+    assert(this.state === 'new', 'IpcServer.listen() may be called once');
+    const socketPath = this.socketPath;
+    await this.ensureDirectory(path.dirname(socketPath));
+    await this.removeStaleSocket();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: NodeJS.ErrnoException): void => {
+        const code = e.code === 'EADDRINUSE' ? IpcServerErrorCode.alreadyRunning : IpcServerErrorCode.listenFailed;
+        reject(new IpcServerError(code, socketPath, `cannot listen on ${socketPath}: ${e.message}`, { cause: e }));
+      };
+      this.server.once('error', onError);
+      this.server.listen(socketPath, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    // From here on, errors are logged, not thrown: the server is serving.
+    this.server.on('error', (e) => this.log?.warn('ipc server error', { error: e.message }));
+    this.state = 'listening';
+    try {
+      await fs.promises.chmod(socketPath, this.settings.socketMode);
+      this.socketIno = (await fs.promises.lstat(socketPath)).ino;
+    } catch (e) {
+      await this.close();
+      throw new IpcServerError(IpcServerErrorCode.listenFailed, socketPath, `cannot set the mode of ${socketPath}: ${errorMessage(e)}`, { cause: e });
+    }
+    this.log?.info('ipc server listening', { socket: socketPath, mode: this.settings.socketMode.toString(8) });
+  }
+
+  /** Stops accepting, ends every client (destroying those that do not finish within closeGraceMs) and unlinks the socket. */
+  close(): Promise<void> {
+    if (this.closed !== null) return this.closed;
+    const wasListening = this.state === 'listening';
+    this.state = 'closing';
+    this.closed = (async () => {
+      const serverClosed = wasListening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+      for (const session of [...this.sessions]) session.terminate(IpcDisconnectReason.serverClose, null);
+      for (const socket of this.rejected) socket.destroy();
+      await serverClosed;
+      if (wasListening) await this.unlinkOwnSocket();
+      this.state = 'closed';
+    })();
+    return this.closed;
+  }
+
+  stats(): IpcServerStats {
+    const c = this.counters;
+    return {
+      clients: this.sessions.size,
+      clientsAccepted: c.clientsAccepted,
+      clientsRejected: c.clientsRejected,
+      requests: c.requests,
+      notifications: c.notifications,
+      errors: { ...c.errors },
+      disconnects: c.disconnects,
+      disconnectsByReason: { ...c.disconnectsByReason },
+    };
+  }
+
+  private countError(code: IpcErrorCodeType): void {
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
+  }
+
+  private sessionClosed(session: ClientSession, reason: IpcDisconnectReason): void {
+    if (!this.sessions.delete(session)) return;
+    this.unsubscribeTotem(session);
+    this.counters.disconnects++;
+    this.counters.disconnectsByReason[reason]++;
+    if (reason !== IpcDisconnectReason.client && reason !== IpcDisconnectReason.serverClose) {
+      this.log?.warn('ipc client disconnected', { client: session.id, name: session.name, reason });
+    }
+    this.onClientClosed?.({ clientId: session.id, clientName: session.name, reason });
+  }
+
+  private subscribeTotem(session: ClientSession): void {
+    this.totemSubscribers.add(session);
+    // One daemon subscription for all clients: each event is encoded once.
+    this.totemUnsubscribe ??= this.settings.api.subscribeTotem((event) => this.publishTotem(event));
+  }
+
+  private unsubscribeTotem(session: ClientSession): void {
+    if (!this.totemSubscribers.delete(session) || this.totemSubscribers.size > 0) return;
+    const unsubscribe = this.totemUnsubscribe;
+    this.totemUnsubscribe = null;
+    unsubscribe?.();
+  }
+
+  private publishTotem(event: TotemEventJson): void {
+    // Called from inside the daemon: nothing may be thrown back into it.
+    let line: string;
+    try {
+      line = encodeNotify(IpcTopics.totem, event);
+    } catch (e) {
+      this.countError(IpcErrorCode.internal);
+      this.log?.warn('ipc: cannot encode a totem event', { error: errorMessage(e) });
+      return;
+    }
+    for (const session of [...this.totemSubscribers]) {
+      if (session.send(line)) this.counters.notifications++;
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    if (this.sessions.size >= this.settings.clientsMax) {
+      this.counters.clientsRejected++;
+      this.countError(IpcErrorCode.tooManyClients);
+      this.rejected.add(socket);
+      const timer = setTimeout(() => socket.destroy(), this.settings.closeGraceMs);
+      timer.unref();
+      // The client may be gone already; its error only ends this rejection.
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        clearTimeout(timer);
+        this.rejected.delete(socket);
+      });
+      socket.end(encodeError(null, IpcErrorCode.tooManyClients, `${IpcServerName} serves at most ${this.settings.clientsMax} clients at a time`));
+      this.log?.warn('ipc client rejected: too many clients', { clientsMax: this.settings.clientsMax });
+      return;
+    }
+    this.counters.clientsAccepted++;
+    const session = new ClientSession(this.nextClientId++, socket, this.host, this.settings);
+    this.sessions.add(session);
+  }
+
+  private async ensureDirectory(dir: string): Promise<void> {
+    try {
+      const created = await fs.promises.mkdir(dir, { recursive: true, mode: IpcServerDefaults.directoryMode });
+      // mkdir's mode is filtered by the umask; the brief is 0755 exactly.
+      if (created !== undefined) await fs.promises.chmod(dir, IpcServerDefaults.directoryMode);
+    } catch (e) {
+      throw new IpcServerError(IpcServerErrorCode.listenFailed, this.socketPath, `cannot create the socket directory ${dir}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  private async removeStaleSocket(): Promise<void> {
+    const socketPath = this.socketPath;
+    let stats: fs.Stats;
+    try {
+      stats = await fs.promises.lstat(socketPath);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return;
+      throw new IpcServerError(IpcServerErrorCode.listenFailed, socketPath, `cannot inspect ${socketPath}: ${errorMessage(e)}`, { cause: e });
+    }
+    if (!stats.isSocket()) {
+      throw new IpcServerError(IpcServerErrorCode.pathNotSocket, socketPath, `${socketPath} exists and is not a socket; refusing to replace it (remove it or set carillon.ipc_socket)`);
+    }
+    const probe = await probeSocket(socketPath, this.settings.probeTimeoutMs);
+    if (probe.kind === 'listening') {
+      throw new IpcServerError(IpcServerErrorCode.alreadyRunning, socketPath, `another process is listening on ${socketPath} (is carillond already running? see systemctl status carillond)`);
+    }
+    if (probe.kind === 'gone') return;
+    if (probe.kind === 'unknown') {
+      throw new IpcServerError(IpcServerErrorCode.listenFailed, socketPath, `cannot tell whether ${socketPath} is in use: ${probe.detail}; refusing to remove it`);
+    }
+    try {
+      await fs.promises.unlink(socketPath);
+      this.log?.info('ipc: removed a stale socket', { socket: socketPath });
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') {
+        throw new IpcServerError(IpcServerErrorCode.listenFailed, socketPath, `cannot remove the stale socket ${socketPath}: ${errorMessage(e)}`, { cause: e });
+      }
+    }
+  }
+
+  private async unlinkOwnSocket(): Promise<void> {
+    try {
+      const stats = await fs.promises.lstat(this.socketPath);
+      if (!stats.isSocket() || (this.socketIno !== null && stats.ino !== this.socketIno)) return;
+      await fs.promises.unlink(this.socketPath);
+    } catch (e) {
+      // libuv usually unlinks the socket when the server closes; gone is the goal.
+      if (errnoOf(e) !== 'ENOENT') this.log?.warn('ipc: cannot unlink the socket', { socket: this.socketPath, error: errorMessage(e) });
+    }
+  }
+}
+
+interface SessionHost {
+  countRequest(): void;
+  countError(code: IpcErrorCodeType): void;
+  sessionClosed(session: ClientSession, reason: IpcDisconnectReason): void;
+  subscribeTotem(session: ClientSession): void;
+  unsubscribeTotem(session: ClientSession): void;
+}
+
+/** One accepted connection: input framing, hello state, request dispatch, bounded output. */
+class ClientSession {
+  readonly id: number;
+  name: string | null = null;
+  private readonly socket: net.Socket;
+  private readonly server: SessionHost;
+  private readonly settings: Settings;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private helloDone = false;
+  /** Lines waiting for the socket to drain; Node's own buffer holds at most about one. */
+  private queue: string[] = [];
+  private queuedBytes = 0;
+  /** No more input is processed and no more output is queued. */
+  private ended = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  constructor(id: number, socket: net.Socket, server: SessionHost, settings: Settings) {
+    this.id = id;
+    this.socket = socket;
+    this.server = server;
+    this.settings = settings;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.flush());
+    // ECONNRESET/EPIPE from a client that went away: the session ends, nothing else.
+    socket.on('error', () => {
+      this.ended = true;
+      this.server.sessionClosed(this, IpcDisconnectReason.socketError);
+      this.socket.destroy();
+    });
+    socket.on('close', () => {
+      if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+      this.ended = true;
+      this.server.sessionClosed(this, IpcDisconnectReason.client);
+    });
+  }
+
+  /** Queues one line; false when the session is ending (or ends because of this line). */
+  send(line: string): boolean {
+    if (this.ended) return false;
+    const bytes = Buffer.byteLength(line);
+    if (this.queue.length === 0 && !this.socket.writableNeedDrain) {
+      this.socket.write(line);
+      return true;
+    }
+    if (this.socket.writableLength + this.queuedBytes + bytes > this.settings.outputBytesMax) {
+      this.server.countError(IpcErrorCode.slowConsumer);
+      const message = `more than ${this.settings.outputBytesMax} bytes of output are waiting for this client; disconnecting it`;
+      this.terminate(IpcDisconnectReason.slowConsumer, encodeError(null, IpcErrorCode.slowConsumer, message));
+      return false;
+    }
+    this.queue.push(line);
+    this.queuedBytes += bytes;
+    return true;
+  }
+
+  /**
+   * Stops serving the client: drops queued output, sends `finalLine` (if any) after what
+   * the socket already holds, half-closes, and destroys the socket if the client has not
+   * closed within closeGraceMs.
+   */
+  terminate(reason: IpcDisconnectReason, finalLine: string | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.partial = [];
+    this.server.sessionClosed(this, reason);
+    if (finalLine === null) this.socket.end();
+    else this.socket.end(finalLine);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.settings.closeGraceMs);
+    this.closeTimer.unref();
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && !this.socket.writableNeedDrain && !this.ended) {
+      const line = this.queue.shift() as string;
+      this.queuedBytes -= Buffer.byteLength(line);
+      this.socket.write(line);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    let start = 0;
+    while (!this.ended) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline === -1) break;
+      const piece = chunk.subarray(start, newline);
+      start = newline + 1;
+      if (this.partialBytes + piece.length > this.settings.lineBytesMax) {
+        this.lineTooLong();
+        return;
+      }
+      const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]);
+      this.partial = [];
+      this.partialBytes = 0;
+      this.onLine(line);
+    }
+    if (this.ended || start === chunk.length) return;
+    const rest = chunk.subarray(start);
+    if (this.partialBytes + rest.length > this.settings.lineBytesMax) {
+      this.lineTooLong();
+      return;
+    }
+    this.partial.push(rest);
+    this.partialBytes += rest.length;
+  }
+
+  private lineTooLong(): void {
+    this.server.countRequest();
+    this.server.countError(IpcErrorCode.lineTooLong);
+    const message = `a request line is limited to ${this.settings.lineBytesMax} bytes; disconnecting`;
+    this.terminate(IpcDisconnectReason.lineTooLong, encodeError(null, IpcErrorCode.lineTooLong, message));
+  }
+
+  private onLine(bytes: Buffer): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes);
+    } catch {
+      this.server.countRequest();
+      this.sendError(null, IpcErrorCode.parse, 'the line is not valid UTF-8');
+      return;
+    }
+    // Blank lines (an operator pressing Enter in socat) are not requests.
+    if (text.trim() === '') return;
+    this.server.countRequest();
+    const parsed = parseRequestLine(text.endsWith('\r') ? text.slice(0, -1) : text);
+    if (!parsed.ok) {
+      this.sendError(parsed.error.id, parsed.error.code, parsed.error.message);
+      return;
+    }
+    const request = parsed.value;
+    if (!this.helloDone && request.method !== IpcMethods.hello) {
+      this.sendError(request.id, IpcErrorCode.helloRequired, `the first request must be hello { version: ${IpcProtocolVersion} }`);
+      return;
+    }
+    try {
+      this.dispatch(request);
+    } catch (e) {
+      this.sendError(request.id, IpcErrorCode.internal, `${request.method} failed: ${errorMessage(e)}`);
+    }
+  }
+
+  private dispatch(request: IpcRequest): void {
+    const api = this.settings.api;
+    switch (request.method) {
+      case IpcMethods.hello:
+        this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId: api.status().nodeId });
+        this.helloDone = true;
+        this.name = request.params.client ?? null;
+        return;
+      case IpcMethods.status:
+        this.respond(request.id, request.method, api.status());
+        return;
+      case IpcMethods.totemSubmit: {
+        const payload = hexToBytes(request.params.payloadHex);
+        // parseRequestLine has checked the hex; null here is a programmer error.
+        if (payload === null) throw new Error('payloadHex passed validation but does not decode');
+        this.respond(request.id, request.method, { result: api.totemSubmit(payload) });
+        return;
+      }
+      case IpcMethods.totemSubscribe:
+        this.server.subscribeTotem(this);
+        this.respond(request.id, request.method, { topic: IpcTopics.totem, subscribed: true });
+        return;
+      case IpcMethods.totemUnsubscribe:
+        this.server.unsubscribeTotem(this);
+        this.respond(request.id, request.method, { topic: IpcTopics.totem, subscribed: false });
+        return;
+      case IpcMethods.reload:
+        api.reload().then(
+          (result) => this.respond(request.id, IpcMethods.reload, result),
+          (e: unknown) => this.sendError(request.id, IpcErrorCode.internal, `reload failed: ${errorMessage(e)}`),
+        );
+        return;
+      case IpcMethods.ping:
+        this.respond(request.id, request.method, { pong: true });
+        return;
+    }
+  }
+
+  private respond<M extends IpcMethod>(id: number, method: M, result: IpcResultMap[M]): void {
+    this.send(encodeResult(id, method, result));
+  }
+
+  private sendError(id: number | null, code: IpcErrorCodeType, message: string): void {
+    this.server.countError(code);
+    this.send(encodeError(id, code, message));
+  }
+}
+
+type ProbeResult = { kind: 'listening' } | { kind: 'stale' } | { kind: 'gone' } | { kind: 'unknown'; detail: string };
+
+/**
+ * Connects to a unix socket once to learn whether a process is accepting on it:
+ * ECONNREFUSED on an existing socket file means nobody is (a crashed daemon's file).
+ */
+function probeSocket(socketPath: string, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath);
+    const finish = (result: ProbeResult): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    // A connect that hangs means a live listener with a full backlog, not a stale file.
+    const timer = setTimeout(() => finish({ kind: 'unknown', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    socket.once('connect', () => finish({ kind: 'listening' }));
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') finish({ kind: 'stale' });
+      else if (e.code === 'ENOENT') finish({ kind: 'gone' });
+      else finish({ kind: 'unknown', detail: e.message });
+    });
+  });
+}
+
+function errnoOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function errorMessage(e: unknown): string {
+  // Not `instanceof Error`: errors can come from another realm (e.g. under jest).
+  return typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e);
+}
