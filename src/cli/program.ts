@@ -5,9 +5,10 @@
 // Exit status convention: whatever the command returns; 2 for usage errors (unknown
 // option, missing argument), 0 for --help.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { type CommandIo, WireDecodeExit, wireDecode } from './commands/wire-decode';
 import { runConfigCheck } from './commands/config-check';
+import { runKeygen } from './commands/keygen';
 
 export type { CommandIo } from './commands/wire-decode';
 
@@ -62,6 +63,38 @@ EXIT STATUS
   2   usage error
   78  configuration errors (EX_CONFIG)`;
 
+const KEYGEN_HELP = `
+Writes a new cluster authentication key: SIZE random bytes (default 256, 2048
+bits, as corosync-keygen) from the kernel's random source to FILE (default
+/etc/carillon/authkey), created with mode 0400 as a temporary file that is then
+moved into place atomically, so a crash never leaves a partial key.
+CryptoTransport derives its AES-256-GCM keys from it (HKDF-SHA256). Generate it
+once and copy it to every node (same content, mode 0400, owned by the user
+carillond runs as); carillond refuses a key that group or others can read. An
+existing FILE is never replaced without --force: nodes with different keys
+cannot talk.
+
+--json prints one object instead: { file, written, bytes, bits, mode } or
+{ file, written: false, error: { code, message } }.
+
+EXAMPLES
+  carillon keygen
+  carillon keygen -k /etc/carillon/authkey.new && scp -p /etc/carillon/authkey.new node2:/etc/carillon/
+  carillon keygen --force --json -k ./authkey
+
+FILES
+  /etc/carillon/authkey   default key file
+
+EXIT STATUS
+  0   the key was written
+  1   the key was not written (FILE exists, directory missing, permission denied)
+  2   usage error`;
+
+function parseKeySize(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a number of bytes');
+  return Number(value);
+}
+
 interface WireDecodeFlags {
   json?: boolean;
   absoluteTime?: boolean;
@@ -98,6 +131,18 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
     .addHelpText('after', CONFIG_CHECK_HELP)
     .action((file: string, flags: { json?: boolean }) => {
       setExitCode(runConfigCheck(file, io, { json: flags.json === true }));
+    });
+
+  program
+    .command('keygen')
+    .description('generate the cluster authentication key (like corosync-keygen)')
+    .option('-k, --key-file <file>', 'where to write the key', '/etc/carillon/authkey')
+    .option('-s, --size <bytes>', 'key length in bytes (128–4096)', parseKeySize, 256)
+    .option('--force', 'replace an existing key file')
+    .option('--json', 'one JSON object describing the result')
+    .addHelpText('after', KEYGEN_HELP)
+    .action(async (flags: { keyFile: string; size: number; force?: boolean; json?: boolean }) => {
+      setExitCode(await runKeygen({ file: flags.keyFile, size: flags.size, force: flags.force === true, json: flags.json === true }, io));
     });
   return program;
 }
