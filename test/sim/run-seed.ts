@@ -62,6 +62,7 @@ export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
     seed: prng.nextU32(),
     nodeFactory: options.nodeFactory ?? totemNodeFactory,
     clockRates: swarm.clockRates,
+    statusEvery: 2,
     ...(options.trace === undefined ? {} : { trace: options.trace }),
     digest: options.digest === true,
     // Re-encoding every decoded packet doubles the codec cost; one seed in eight does it.
@@ -263,8 +264,8 @@ class JoinStormMeter {
 }
 
 /** Joins the safety phase may send before it is cut short, and the liveness phase before it fails. */
-const SAFETY_JOIN_BUDGET = 300_000;
-const LIVENESS_JOIN_BUDGET = 200_000;
+const SAFETY_JOIN_BUDGET = 100_000;
+const LIVENESS_JOIN_BUDGET = 60_000;
 
 function deliveredCount(cluster: SimCluster, core: readonly number[]): number {
   let n = 0;

@@ -90,7 +90,7 @@ export class WireMonitor {
 
 interface IncState {
   ringSeq: bigint;
-  stats: TotemStats;
+  stats: Readonly<TotemStats>;
 }
 
 export interface LastRegular {
@@ -102,6 +102,7 @@ export class StatusMonitor {
   readonly violations: Violation[] = [];
   private readonly byInc = new Map<string, IncState>();
   private readonly config: TotemConfig;
+  private counterNames: (keyof TotemStats)[] | null = null;
 
   constructor(config: TotemConfig) {
     this.config = config;
@@ -131,12 +132,16 @@ export class StatusMonitor {
     const prev = this.byInc.get(key);
     if (prev !== undefined) {
       if (s.ringId.seq < prev.ringSeq) this.report(`${who}: ring seq went back from ${prev.ringSeq} to ${s.ringId.seq}`, node, tick);
-      for (const name of Object.keys(s.stats) as (keyof TotemStats)[]) {
-        if (name === 'continuousGatherCount') continue; // a gauge, reset on OPERATIONAL entry
+      this.counterNames ??= (Object.keys(s.stats) as (keyof TotemStats)[])
+        .filter((name) => name !== 'continuousGatherCount'); // a gauge, reset on OPERATIONAL entry
+      for (const name of this.counterNames) {
         if (s.stats[name] < prev.stats[name]) this.report(`${who}: counter ${name} went back from ${prev.stats[name]} to ${s.stats[name]}`, node, tick);
       }
+      prev.ringSeq = s.ringId.seq;
+      prev.stats = s.stats; // status() returns a fresh copy each time
+    } else {
+      this.byInc.set(key, { ringSeq: s.ringId.seq, stats: s.stats });
     }
-    this.byInc.set(key, { ringSeq: s.ringId.seq, stats: { ...s.stats } });
   }
 
   private report(message: string, node: number, tick: number): void {
