@@ -9,7 +9,8 @@
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as dgram from 'node:dgram';
-import { TransportErrorCode, type TransportMember } from '../../../src/runtime/transport/transport';
+import { DatagramSocket } from '../../../src/runtime/transport/dgram-socket';
+import { TransportErrorCode, type TransportMember, createTransportStats } from '../../../src/runtime/transport/transport';
 import { UdpuTransport, type UdpuTransportOptions } from '../../../src/runtime/transport/udpu-transport';
 
 const prefix = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
@@ -226,6 +227,19 @@ describe('UdpuTransport on loopback', () => {
     const inbox = collector(third);
     third.sendToAll(text('again'));
     await inbox.waitFor((items) => items.length === 1, 'the datagram on the reused port');
+  });
+
+  it('counts and logs a socket error event instead of crashing', async () => {
+    const stats = createTransportStats();
+    const logged: string[] = [];
+    const socket = new DatagramSocket({ family: 'ipv4', role: 'test', stats, log: (level, message) => logged.push(`${level}: ${message}`) });
+    await socket.bind(addr(1), 0);
+    socket.socket.emit('error', Object.assign(new Error('recvmsg ENOMEM'), { code: 'ENOMEM' }));
+    expect(stats.socketErrors).toBe(1);
+    expect(logged).toEqual(['error: test socket error: recvmsg ENOMEM']);
+    await socket.close();
+    expect(socket.send(text('x'), 1, addr(1))).toBe(false);
+    expect(stats.droppedNotRunning).toBe(1);
   });
 
   it('works over IPv6 (::1, a one-node ring)', async () => {
