@@ -105,6 +105,8 @@ export interface IpcClientClosedInfo {
 export interface IpcServerOptions {
   socketPath: string;
   api: DaemonApi;
+  /** The local nodeid hello reports; without it hello asks api.status(), so hello fails while status() does. */
+  nodeId?: number;
   socketMode?: number;
   clientsMax?: number;
   lineBytesMax?: number;
@@ -132,7 +134,7 @@ export interface IpcServerStats {
   disconnectsByReason: Record<IpcDisconnectReason, number>;
 }
 
-type Settings = Required<Omit<IpcServerOptions, 'log' | 'onClientClosed'>>;
+type Settings = Required<Omit<IpcServerOptions, 'log' | 'onClientClosed' | 'nodeId'>> & { nodeId: number | null };
 
 /** Serves one DaemonApi on one unix socket path; see the file header. */
 export class IpcServer {
@@ -176,6 +178,7 @@ export class IpcServer {
     this.settings = {
       socketPath: options.socketPath,
       api: options.api,
+      nodeId: options.nodeId ?? null,
       socketMode: options.socketMode ?? IpcServerDefaults.socketMode,
       clientsMax: options.clientsMax ?? IpcServerDefaults.clientsMax,
       lineBytesMax: options.lineBytesMax ?? IpcServerDefaults.lineBytesMax,
@@ -530,7 +533,7 @@ class ClientSession {
     const api = this.settings.api;
     switch (request.method) {
       case IpcMethods.hello:
-        this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId: api.status().nodeId });
+        this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId: this.settings.nodeId ?? api.status().nodeId });
         this.helloDone = true;
         this.name = request.params.client ?? null;
         return;

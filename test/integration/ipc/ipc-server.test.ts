@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import type { TotemEventJson } from '../../../src/ipc/daemon-api';
 import { IpcErrorCode } from '../../../src/ipc/protocol';
 import { type IpcClientClosedInfo, IpcServer, type IpcServerOptions, IpcServerError, IpcServerErrorCode } from '../../../src/runtime/ipc-server';
 import { FakeDaemonApi, LineClient, deliverEvent, makeTempDir, sampleStatus, within } from './ipc-test-kit';
@@ -104,6 +105,16 @@ describe('IpcServer: protocol', () => {
     expect(await client.next()).toMatchObject({ id: 2, error: { code: IpcErrorCode.helloRequired } });
   });
 
+  it('reports options.nodeId in hello without asking status(), else status().nodeId', async () => {
+    api.statusError = new Error('core not started');
+    await startServer({ nodeId: 7 });
+    const client = await connect();
+    client.send({ id: 1, method: 'hello', params: { version: 1 } });
+    expect(await client.next()).toEqual({ id: 1, result: { version: 1, server: 'carillond', nodeId: 7 } });
+    client.send({ id: 2, method: 'status' });
+    expect(await client.next()).toMatchObject({ id: 2, error: { code: IpcErrorCode.internal } });
+  });
+
   it('answers an unknown method with IPC_UNKNOWN_METHOD', async () => {
     await startServer();
     const client = await connect();
@@ -138,7 +149,7 @@ describe('IpcServer: protocol', () => {
     }
     // One daemon subscription however many clients subscribe.
     expect(api.subscribeCalls).toBe(1);
-    const confchg = { kind: 'confchg', type: 'regular', ringId: { rep: 1, seq: '322' }, members: [1, 2], left: [3], joined: [] } as const;
+    const confchg: TotemEventJson = { kind: 'confchg', type: 'regular', ringId: { rep: 1, seq: '322' }, members: [1, 2], left: [3], joined: [] };
     api.emit(deliverEvent(1, '61'));
     api.emit(confchg);
     api.emit(deliverEvent(2, '62'));
