@@ -38,6 +38,8 @@ export class FakeDaemonApi implements DaemonApi {
   statusValue: DaemonStatus = sampleStatus();
   statusError: Error | null = null;
   submitResult: 'queued' | 'full' = 'queued';
+  /** When set, each queued submission is delivered at once to the subscribers. */
+  echoSubmissions = false;
   readonly submitted: Uint8Array[] = [];
   reloadResult: { reloaded: string[]; needsRestart: string[] } = { reloaded: ['logging.debug'], needsRestart: ['totem.token'] };
   reloadError: Error | null = null;
@@ -52,6 +54,10 @@ export class FakeDaemonApi implements DaemonApi {
 
   totemSubmit(payload: Uint8Array): 'queued' | 'full' {
     this.submitted.push(payload);
+    // A one-node ring: what is queued is delivered, in submission order.
+    if (this.echoSubmissions && this.submitResult === 'queued') {
+      this.emit(deliverEvent(this.submitted.length, Buffer.from(payload).toString('hex'), this.statusValue.nodeId));
+    }
     return this.submitResult;
   }
 
