@@ -5,10 +5,13 @@
 // Exit status convention: whatever the command returns; 2 for usage errors (unknown
 // option, missing argument), 0 for --help.
 
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type CommandIo, WireDecodeExit, wireDecode } from './commands/wire-decode';
 import { runConfigCheck } from './commands/config-check';
 import { runKeygen } from './commands/keygen';
+import { registerStatusCommand } from './commands/status';
+import { registerTotemCommands } from './commands/totem';
+import { SocketOption } from './daemon-connection';
 
 export type { CommandIo } from './commands/wire-decode';
 
@@ -109,6 +112,8 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
     });
+  // Global: read by every command that talks to carillond (cli/daemon-connection.ts).
+  program.addOption(new Option(SocketOption.flags, SocketOption.description).env(SocketOption.env).default(SocketOption.defaultPath));
 
   const wire = program.command('wire').description('corosync 3.1.7 wire-format tools');
   wire
@@ -144,6 +149,9 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
     .action(async (flags: { keyFile: string; size: number; force?: boolean; json?: boolean }) => {
       setExitCode(await runKeygen({ file: flags.keyFile, size: flags.size, force: flags.force === true, json: flags.json === true }, io));
     });
+
+  registerStatusCommand(program, io, setExitCode);
+  registerTotemCommands(program, io, setExitCode);
   return program;
 }
 
