@@ -199,7 +199,9 @@ export class TotemNode {
     this.trace = options.trace ?? noTrace;
     this.regularSortQueue = new SortQueue(options.config.sortQueueSize);
     this.recoverySortQueue = new SortQueue(options.config.sortQueueSize);
-    this.newMessageQueue = new BoundedQueue<Mcast>(options.config.sendQueueMax);
+    // Room for both queues' worth: transAck() may move trans-queue leftovers into the
+    // normal queue. submit() still reports 'full' at sendQueueMax per queue.
+    this.newMessageQueue = new BoundedQueue<Mcast>(2 * options.config.sendQueueMax);
     this.newMessageQueueTrans = new BoundedQueue<Mcast>(options.config.sendQueueMax);
     // As corosync: the loaded ring seq + 1 makes a restarted node's singleton ring unique.
     this.myRingId = { rep: this.myId, seq: options.restoredRingSeq + 1n };
@@ -263,7 +265,7 @@ export class TotemNode {
     assert(payload.length <= this.config.netMtu, `payload of ${payload.length} bytes exceeds net_mtu`);
     if (!this.inTokenHook) this.tokenHoldCancelSend();
     const queue = this.waitingTransAck ? this.newMessageQueueTrans : this.newMessageQueue;
-    if (queue.isFull) return 'full';
+    if (queue.length >= this.config.sendQueueMax) return 'full';
     queue.push({
       type: 'mcast', nodeId: this.myId, targetNodeId: 0, encapsulated: Encapsulation.notEncapsulated,
       systemFrom: this.myId, seq: 0, thisSeqno: 0, ringId: NO_RING, nodeIdField: 0, guarantee, payload,
@@ -275,12 +277,22 @@ export class TotemNode {
   /** Free slots in the active send queue (totemsrp_avail). */
   available(): number {
     const queue = this.waitingTransAck ? this.newMessageQueueTrans : this.newMessageQueue;
-    return queue.capacity - queue.length;
+    return Math.max(0, this.config.sendQueueMax - queue.length);
   }
 
-  /** The sync protocol has completed: back to the normal send queue (totemsrp_trans_ack). */
+  /**
+   * The sync protocol has completed: back to the normal send queue (totemsrp_trans_ack).
+   * Deviation: corosync leaves whatever is still in the trans queue there until the next
+   * configuration change (its services never leave anything behind). We send it first,
+   * ahead of the normal queue, so nothing submitted during a transition is stranded.
+   */
   transAck(): void {
     this.waitingTransAck = false;
+    if (this.newMessageQueueTrans.length === 0) return;
+    const ordered = [...this.newMessageQueueTrans, ...this.newMessageQueue];
+    this.newMessageQueueTrans.clear();
+    this.newMessageQueue.clear();
+    for (const message of ordered) this.newMessageQueue.push(message);
   }
 
   /** Orderly shutdown: multicast a LEAVE so the others reform without a token timeout. */
@@ -583,14 +595,22 @@ export class TotemNode {
     } else if (contains(this.myFailedList, from)) {
       // Joins from nodes we consider failed do not change our view.
     } else {
+      const procBefore = this.myProcList;
+      const failedBefore = this.myFailedList;
       this.myProcList = union(this.myProcList, join.procList);
       if (contains(join.failedList, this.myId)) {
         this.myFailedList = union(this.myFailedList, [from]);
       } else if (contains(this.myMembList, from)) {
         this.myFailedList = union(this.myFailedList, join.failedList);
       }
-      this.gatherEnter('merge-during-join');
-      gatherEntered = true;
+      // Deviation: corosync re-enters GATHER here even when nothing changed. Two nodes from
+      // different old rings whose failed lists differ then answer every join with a join
+      // and restart each other's consensus timer forever (a livelock the simulator found).
+      // Our join timer re-sends the unchanged join anyway, and consensus can time out.
+      if (this.myProcList.length !== procBefore.length || this.myFailedList.length !== failedBefore.length) {
+        this.gatherEnter('merge-during-join');
+        gatherEntered = true;
+      }
     }
     if (!gatherEntered && this.state === MembState.operational) this.gatherEnter('join-operational');
   }
