@@ -1,0 +1,199 @@
+// The driver: the only code that touches both Node and the Totem core (architecture.md
+// §2.4). It turns wall-clock time into ticks, datagrams into decoded messages, and the
+// core's effects into I/O in the contract's order: persist the ring seq (synchronously,
+// fsync'd) before any datagram of the same batch is sent, then send, then hand the
+// ordered deliveries and configuration changes to subscribers.
+//
+// Ticks are driven from the monotonic clock, not counted timer callbacks, so a stalled
+// event loop catches up (bounded by ticksCatchUpMax) instead of silently slowing Totem's
+// timers down. The tick work runs in setImmediate, after the poll phase, so a token that
+// arrived during a stall is processed before overdue timers can declare it lost.
+
+import type { TotemNode } from '../totem/srp/totem-node';
+import type { TotemEvent } from '../totem/srp/types';
+import { decodeMessage, encodeMessage } from '../totem/wire/codec';
+import type { TotemMessage } from '../totem/wire/messages';
+import { RateLimitedLog, type Logger } from './logger';
+import type { RingIdStore } from './ring-id-store';
+import type { Transport } from './transport/transport';
+
+export interface MonotonicClock {
+  nowMs(): number;
+}
+
+export const systemClock: MonotonicClock = { nowMs: () => performance.now() };
+
+export interface DriverOptions {
+  readonly nodeId: number;
+  readonly node: TotemNode;
+  readonly transport: Transport;
+  readonly ringIdStore: RingIdStore;
+  readonly logger: Logger;
+  readonly tickMs: number;
+  /** Most ticks run in one catch-up after a stall; the rest are dropped and counted. */
+  readonly ticksCatchUpMax?: number;
+  readonly clock?: MonotonicClock;
+  /**
+   * Acknowledge the transitional phase right after each regular configuration. Only for
+   * running Totem without the sync protocol above it; the services layer turns it off.
+   */
+  readonly autoTransAck?: boolean;
+}
+
+export interface DriverStats {
+  ticks: number;
+  ticksDropped: number;
+  schedMisses: number;
+  lagMsMax: number;
+  datagramsIn: number;
+  decodeErrors: number;
+  decodeErrorsByCode: Record<string, number>;
+  datagramsOut: number;
+  persists: number;
+}
+
+type EventListener = (event: TotemEvent) => void;
+
+export class Driver {
+  private readonly options: DriverOptions;
+  private readonly clock: MonotonicClock;
+  private readonly rateLimited: RateLimitedLog;
+  private readonly listeners = new Set<EventListener>();
+  private timer: NodeJS.Timeout | null = null;
+  private startedAtMs = 0;
+  private ticksRun = 0;
+  private running = false;
+  private pumping = false;
+  readonly stats: DriverStats = {
+    ticks: 0, ticksDropped: 0, schedMisses: 0, lagMsMax: 0, datagramsIn: 0,
+    decodeErrors: 0, decodeErrorsByCode: {}, datagramsOut: 0, persists: 0,
+  };
+
+  constructor(options: DriverOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.rateLimited = new RateLimitedLog(options.logger);
+  }
+
+  /** Hooks the transport, enters GATHER and starts the tick loop. */
+  start(): void {
+    this.running = true;
+    this.options.transport.onDatagram((bytes, fromNodeId, fromAddress) => this.onDatagram(bytes, fromNodeId, fromAddress));
+    this.startedAtMs = this.clock.nowMs();
+    this.options.node.start();
+    this.pump();
+    this.timer = setInterval(() => setImmediate(() => this.runDueTicks()), this.options.tickMs);
+  }
+
+  /** Subscribes to deliveries and configuration changes; returns the unsubscribe function. */
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  submit(payload: Uint8Array): 'queued' | 'full' {
+    const result = this.options.node.submit(payload);
+    this.pump();
+    return result;
+  }
+
+  /** Orderly leave: multicast LEAVE (so the others reform at once), then stop ticking. */
+  leave(): void {
+    if (!this.running) return;
+    this.options.node.leave();
+    this.pump();
+    this.stop();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private runDueTicks(): void {
+    if (!this.running) return;
+    const now = this.clock.nowMs();
+    const due = Math.floor((now - this.startedAtMs) / this.options.tickMs) - this.ticksRun;
+    if (due <= 0) return;
+    if (due > 1) {
+      this.stats.schedMisses += 1;
+      const lagMs = (due - 1) * this.options.tickMs;
+      if (lagMs > this.stats.lagMsMax) this.stats.lagMsMax = lagMs;
+    }
+    const max = this.options.ticksCatchUpMax ?? 50;
+    const run = Math.min(due, max);
+    if (due > max) {
+      this.stats.ticksDropped += due - max;
+      this.rateLimited.log('schedmiss', 'warning', 'MAIN', `event loop stalled ${due * this.options.tickMs} ms; ${due - max} ticks skipped`);
+    }
+    for (let i = 0; i < run; i += 1) {
+      this.options.node.tick();
+      this.stats.ticks += 1;
+      this.pump();
+    }
+    this.ticksRun += due;
+  }
+
+  private onDatagram(bytes: Uint8Array, fromNodeId: number | null, fromAddress: string): void {
+    if (!this.running) return;
+    this.stats.datagramsIn += 1;
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) {
+      const code = decoded.error.code;
+      this.stats.decodeErrors += 1;
+      this.stats.decodeErrorsByCode[code] = (this.stats.decodeErrorsByCode[code] ?? 0) + 1;
+      this.rateLimited.log(`decode:${fromAddress}`, 'warning', 'TOTEM', `dropped a malformed datagram from ${fromAddress}: ${decoded.error.message}`, { code, fromNodeId });
+      return;
+    }
+    this.options.node.receive(decoded.value);
+    this.pump();
+  }
+
+  /** Drains the core's effects in contract order until it has nothing more to say. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let effects = this.options.node.takeEffects(); effects !== null; effects = this.options.node.takeEffects()) {
+        if (effects.persistRingSeq !== null) {
+          this.options.ringIdStore.store(this.options.nodeId, effects.persistRingSeq);
+          this.stats.persists += 1;
+        }
+        for (const send of effects.sends) this.send(send.to, send.message);
+        for (const event of effects.events) this.dispatch(event);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(to: number | 'all', message: TotemMessage): void {
+    const bytes = encodeMessage(message);
+    this.stats.datagramsOut += 1;
+    if (to === 'all') this.options.transport.sendToAll(bytes);
+    else this.options.transport.sendTo(to, bytes);
+  }
+
+  private dispatch(event: TotemEvent): void {
+    if (event.kind === 'confchg') {
+      this.logConfchg(event);
+      if (event.type === 'regular' && this.options.autoTransAck === true) this.options.node.transAck();
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.logger.log('error', 'MAIN', `event listener failed: ${String(error)}`);
+      }
+    }
+  }
+
+  private logConfchg(event: Extract<TotemEvent, { kind: 'confchg' }>): void {
+    if (event.type !== 'regular') return;
+    const ring = `${event.ringId.rep}.${event.ringId.seq.toString(16)}`;
+    const joined = event.joined.length > 0 ? ` joined: ${event.joined.join(' ')}` : '';
+    this.options.logger.log('notice', 'TOTEM', `A new membership (${ring}) was formed. Members${joined}`);
+    this.options.logger.log('notice', 'QUORUM', `Members[${event.members.length}]: ${event.members.join(' ')}`);
+  }
+}
