@@ -4,10 +4,15 @@
 
 import { runCli } from '../cli/program';
 
-/** Line writer that batches stdout: decoding a capture prints thousands of lines. */
+/**
+ * Line writer that batches stdout: decoding a capture prints thousands of lines in one
+ * synchronous burst. Whatever is buffered is also written on the next turn of the event
+ * loop, so long-running commands (`totem listen`) stream their lines as they happen.
+ */
 function bufferedStdout(): { out(line: string): void; flush(): void } {
   let chunks: string[] = [];
   let size = 0;
+  let scheduled = false;
   const flush = (): void => {
     if (chunks.length === 0) return;
     process.stdout.write(chunks.join(''));
@@ -19,6 +24,13 @@ function bufferedStdout(): { out(line: string): void; flush(): void } {
       chunks.push(line, '\n');
       size += line.length + 1;
       if (size >= 1 << 16) flush();
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
+      }
     },
     flush,
   };
