@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// carillond: the Carillon daemon. Flags follow corosync's (-c FILE, -f, -t, -v) so that
+// operators' muscle memory and unit files carry over (architecture.md §2.8, §3.3).
+//
+//   carillond -f -c /etc/carillon/corosync.conf     run in the foreground (systemd, Docker)
+//   carillond -c FILE                               detach and run in the background
+//   carillond -t -c FILE                            check the configuration and exit (78 on error)
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { formatDiagnostic } from '../config/diagnostics';
+import { Daemon, DaemonExit, DaemonStartError, findLocalNodeId, loadDaemonConfig } from '../runtime/daemon';
+
+const DEFAULT_CONFIG = process.env['CARILLON_CONFIG'] ?? '/etc/carillon/corosync.conf';
+
+interface Flags {
+  config: string;
+  foreground?: boolean;
+  test?: boolean;
+  localNodeid?: string;
+}
+
+function parseNodeId(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0 || value > 0xffffffff) {
+    process.stderr.write(`carillond: --local-nodeid must be a nodeid from the nodelist, got '${text}'\n`);
+    process.exit(DaemonExit.usage);
+  }
+  return value;
+}
+
+function fail(error: unknown): never {
+  if (error instanceof DaemonStartError) {
+    process.stderr.write(`${error.message}\ncarillond: not started (${error.code})\n`);
+    process.exit(error.exitCode);
+  }
+  const code = (error as { code?: unknown }).code;
+  process.stderr.write(`carillond: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+  process.exit(DaemonExit.failure);
+}
+
+function checkOnly(flags: Flags, localNodeId: number | undefined): never {
+  try {
+    const { config, warnings } = loadDaemonConfig(flags.config, localNodeId);
+    for (const warning of warnings) process.stderr.write(`${formatDiagnostic(warning)}\n`);
+    const nodeId = findLocalNodeId(config);
+    process.stdout.write(`${flags.config}: configuration is valid; this host is nodeid ${nodeId}\n`);
+    process.exit(DaemonExit.ok);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/** Service mode: re-run ourselves in the foreground, detached, and return. */
+function detach(): never {
+  const args = [...process.execArgv, ...process.argv.slice(1), '-f'];
+  const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore' });
+  child.unref();
+  process.stdout.write(`carillond started in the background (pid ${child.pid ?? '?'}); logs go where logging { } says\n`);
+  process.exit(DaemonExit.ok);
+}
+
+async function runForeground(flags: Flags, localNodeId: number | undefined): Promise<void> {
+  const daemon = await Daemon.start({ configFile: flags.config, ...(localNodeId === undefined ? {} : { localNodeId }) });
+  const shutdown = (signal: string): void => {
+    daemon.stop(`${signal} received`).then(() => process.exit(DaemonExit.ok), () => process.exit(DaemonExit.failure));
+    // A stuck close must not keep the process alive past systemd's patience.
+    setTimeout(() => process.exit(DaemonExit.failure), 5000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    daemon.reload().catch((error: unknown) => {
+      process.stderr.write(`carillond: reload failed, keeping the running configuration:\n${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  });
+}
+
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`carillond: fatal: ${error.stack ?? error.message}\n`);
+  process.exit(DaemonExit.failure);
+});
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`carillond: fatal: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+  process.exit(DaemonExit.failure);
+});
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const program = new Command('carillond')
+  .description('Carillon cluster daemon: Totem/CPG byte-compatible with corosync 3.1.7 (udpu/udp)')
+  .option('-c, --config <file>', 'configuration file (corosync.conf syntax)', DEFAULT_CONFIG)
+  .option('-f, --foreground', 'stay in the foreground (systemd Type=exec, Docker)')
+  .option('-t, --test', 'check the configuration and exit: 0 valid, 78 invalid')
+  .option('--local-nodeid <id>', 'which nodelist entry this daemon is (several daemons on one host)')
+  .version(`carillond ${packageVersion()}`, '-v, --version')
+  .addHelpText('after', `
+ENVIRONMENT
+  CARILLON_CONFIG   default for -c (otherwise /etc/carillon/corosync.conf)
+
+SIGNALS
+  SIGTERM, SIGINT   leave the ring in order (the others reform at once) and exit 0
+  SIGHUP            re-read the configuration; settings that need a restart are logged
+
+EXIT STATUS
+  0   clean shutdown, or -t with a valid configuration
+  1   runtime failure (socket in use, unreadable authkey, ...)
+  2   usage error
+  78  configuration error (EX_CONFIG): systemd does not restart on it
+
+EXAMPLES
+  carillond -t -c /etc/carillon/corosync.conf
+  carillond -f -c /etc/carillon/corosync.conf`)
+  .exitOverride();
+
+try {
+  program.parse(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : DaemonExit.usage);
+  throw error;
+}
+const flags = program.opts<Flags>();
+const localNodeId = parseNodeId(flags.localNodeid);
+if (flags.test === true) checkOnly(flags, localNodeId);
+if (flags.foreground !== true) detach();
+runForeground(flags, localNodeId).catch(fail);
