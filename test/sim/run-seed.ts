@@ -142,10 +142,9 @@ function submitWorkload(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, st
   nodes: readonly number[]): void {
   const w = swarm.workload;
   for (const id of nodes) {
-    // Like corosync's services, the workload sends only once the incarnation's first
-    // configuration is synced: a message queued before the first transAck() waits in
-    // the node's "trans" queue until the next configuration change (FINDINGS.md F1).
-    if (!cluster.isActive(id) || cluster.lastRegular(id) === null || !prng.chance(w.submitRatio)) continue;
+    // Submits may come at any time, also before an incarnation's first configuration
+    // (FINDINGS.md F1, fixed in 783b6e2: the trans queue is drained at transAck()).
+    if (!cluster.isActive(id) || !prng.chance(w.submitRatio)) continue;
     const burst = prng.range(1, w.burstMax);
     for (let i = 0; i < burst; i++) {
       const body = prng.chance(w.largeRatio) ? prng.range(0, w.bodyBytesMax) : prng.range(0, 64);
