@@ -275,9 +275,10 @@ describe('whitebox monitors (T14)', () => {
     m.observe(1, 0, status(), null, 5);
     m.observe(1, 0, status(), { ring: B, members: [1, 2] }, 6);
     m.observe(1, 0, status({ state: 'gather', ringId: ring(1, 1) }), null, 7);
+    m.observe(1, 0, status({ state: 'recovery', aru: 0, highSeqReceived: 20000 }), null, 8);
     const text = m.violations.map((v) => v.message).join('\n');
     for (const want of ['aru 8 > highSeqReceived 7', 'counter orfTokenRx went back', 'without having installed',
-      'but last installed 1.8', 'ring seq went back']) expect(text).toContain(want);
+      'but last installed 1.8', 'ring seq went back', 'sort-queue span 0..20000']) expect(text).toContain(want);
   });
 });
 

@@ -67,7 +67,7 @@ export interface Analysis {
 export interface EvsCheckOptions {
   /** Incarnations that must have delivered every message they submitted (T10). */
   readonly requireSelfDelivery?: (log: IncarnationLog) => boolean;
-  /** Skip T5: set only when the "lost last write" storage fault was injected. */
+  /** Skip T5, e.g. to look past an injected "lost last write" storage fault. */
   readonly skipMonotonicRings?: boolean;
 }
 

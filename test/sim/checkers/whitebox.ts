@@ -4,11 +4,12 @@
 //   a ring's commit token and all commit tokens of a ring agree on its members, a
 //   (ring, seq) slot never carries two different messages, and nothing carrying a ring
 //   id goes out before that ring's seq was persisted (persist before send).
-// - StatusMonitor samples TotemNode.status(): aru ≤ highSeqReceived, bounded send
-//   queue, monotonic ring seq and counters per incarnation, and an OPERATIONAL node's
-//   ring and members equal its last installed regular configuration.
+// - StatusMonitor samples TotemNode.status(): aru ≤ highSeqReceived, the sort-queue
+//   span below QUEUE_RTR_ITEMS_SIZE_MAX, a bounded send queue, monotonic ring seq and
+//   counters per incarnation, and an OPERATIONAL node's ring and members equal its last
+//   installed regular configuration.
 
-import { seqLte } from '../../../src/base/seq';
+import { seqDistance, seqLte } from '../../../src/base/seq';
 import type { TotemConfig } from '../../../src/totem/config';
 import type { TotemStats, TotemStatus } from '../../../src/totem/srp/types';
 import { type RingId, type TotemMessage, ringIdKey } from '../../../src/totem/wire/messages';
@@ -113,6 +114,9 @@ export class StatusMonitor {
     const who = `node ${node}#${inc}`;
     if (s.nodeId !== node) this.report(`${who} reports nodeId ${s.nodeId}`, node, tick);
     if (!seqLte(s.aru, s.highSeqReceived)) this.report(`${who} (${s.state}): aru ${s.aru} > highSeqReceived ${s.highSeqReceived}`, node, tick);
+    if (seqDistance(s.aru, s.highSeqReceived) >= this.config.sortQueueSize) {
+      this.report(`${who} (${s.state}): sort-queue span ${s.aru}..${s.highSeqReceived} exceeds ${this.config.sortQueueSize}`, node, tick);
+    }
     if (s.sendQueueLength > this.config.sendQueueMax) {
       this.report(`${who}: send queue ${s.sendQueueLength} exceeds ${this.config.sendQueueMax}`, node, tick);
     }
