@@ -21,7 +21,7 @@ import { type LastRegular, StatusMonitor, WireMonitor } from './checkers/whitebo
 import { type Violation, violation } from './checkers/violation';
 import type { History, IncarnationLog } from './history';
 import { type Disposition, SimNetwork, type SimNetworkOptions } from './network';
-import { decodePayload, encodePayload, msgKey, payloadDigest } from './payload';
+import { decodePayload, encodePayload, msgKey, payloadBody, payloadDigest } from './payload';
 import { summarizeMessage } from './summary';
 
 /** The TotemNode API the simulator drives (src/totem/srp/totem-node.ts). */
@@ -258,11 +258,11 @@ export class SimCluster {
   }
 
   /** Submits one workload message with a fresh id; logs it if the node queued it. */
-  submit(id: number, bodyBytes: number): 'queued' | 'full' | 'down' {
+  submit(id: number, body: number | Uint8Array): 'queued' | 'full' | 'down' {
     const s = this.slot(id);
     if (s.node === null || s.pausedUntil > this.now || s.log === null) return 'down';
     const msg = { origin: id, inc: s.inc, counter: s.counter };
-    const payload = encodePayload(msg, bodyBytes, this.workloadPrng);
+    const payload = encodePayload(msg, body, this.workloadPrng);
     const result = this.guard(s, 'submit', (n) => n.submit(payload));
     if (result === undefined) return 'down';
     if (result === 'queued') {
@@ -379,7 +379,10 @@ export class SimCluster {
         const msg = decoded.id === null ? null : msgKey(decoded.id);
         const digest = payloadDigest(ev.payload);
         log.entries.push({ k: 'deliver', tick: now, ring: ev.ringId, seq: ev.seq, sender: ev.sender, msg, digest, intact: decoded.ok });
-        this.record({ t: now, ev: 'deliver', node: s.id, ring: ringIdKey(ev.ringId), seq: ev.seq, sender: ev.sender, msg });
+        if (this.options.trace !== undefined) {
+          this.record({ t: now, ev: 'deliver', node: s.id, ring: ringIdKey(ev.ringId), seq: ev.seq, sender: ev.sender, msg,
+            ...bodyText(ev.payload) });
+        }
         this.hashUpdate(`deliver ${s.id} ${ringIdKey(ev.ringId)} ${ev.seq} ${ev.sender} ${digest}`);
       } else {
         log.entries.push({ k: 'conf', tick: now, type: ev.type, ring: ev.ringId, members: [...ev.members], left: [...ev.left], joined: [...ev.joined] });
@@ -427,6 +430,14 @@ export class SimCluster {
     if (s === undefined) throw new RangeError(`unknown node ${id}`);
     return s;
   }
+}
+
+/** `{ text }` when a workload body is short printable ASCII (scenario transcripts). */
+function bodyText(payload: Uint8Array): { text?: string } {
+  const body = payloadBody(payload);
+  if (body.byteLength === 0 || body.byteLength > 64) return {};
+  for (const b of body) if (b < 0x20 || b > 0x7e) return {};
+  return { text: String.fromCharCode(...body) };
 }
 
 function errorText(e: unknown): string {

@@ -40,7 +40,9 @@ export function payloadDigest(bytes: Uint8Array): string {
   return fnv1a(bytes).toString(16).padStart(8, '0') + `/${bytes.byteLength}`;
 }
 
-export function encodePayload(id: MsgId, bodyBytes: number, prng: Prng): Uint8Array {
+/** `body`: a length (random bytes from `prng`) or the exact body bytes. */
+export function encodePayload(id: MsgId, body: number | Uint8Array, prng: Prng): Uint8Array {
+  const bodyBytes = typeof body === 'number' ? body : body.byteLength;
   const bytes = new Uint8Array(HEADER_BYTES + bodyBytes + DIGEST_BYTES);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
@@ -48,7 +50,11 @@ export function encodePayload(id: MsgId, bodyBytes: number, prng: Prng): Uint8Ar
   view.setUint32(8, id.inc, true);
   view.setUint32(12, id.counter, true);
   view.setUint32(16, bodyBytes, true);
-  for (let i = 0; i < bodyBytes; i++) bytes[HEADER_BYTES + i] = prng.nextU32() & 0xff;
+  if (typeof body === 'number') {
+    for (let i = 0; i < bodyBytes; i++) bytes[HEADER_BYTES + i] = prng.nextU32() & 0xff;
+  } else {
+    bytes.set(body, HEADER_BYTES);
+  }
   view.setUint32(HEADER_BYTES + bodyBytes, fnv1a(bytes, HEADER_BYTES + bodyBytes), true);
   return bytes;
 }
@@ -69,4 +75,10 @@ export function decodePayload(bytes: Uint8Array): DecodedPayload {
     return { ok: false, reason: 'digest mismatch', id };
   }
   return { ok: true, id };
+}
+
+/** The body of a workload payload (no integrity check; see decodePayload). */
+export function payloadBody(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength < HEADER_BYTES + DIGEST_BYTES) return new Uint8Array(0);
+  return bytes.subarray(HEADER_BYTES, bytes.byteLength - DIGEST_BYTES);
 }

@@ -15,6 +15,7 @@ export interface ScenarioOptions {
   readonly seed?: number;
   readonly tokenMs?: number;
   readonly network?: Partial<SimNetworkOptions>;
+  readonly trace?: (record: Record<string, unknown>) => void;
 }
 
 export function fastConfig(nodes: number, tokenMs = 300): TotemConfig {
@@ -29,6 +30,7 @@ export function scenarioCluster(o: ScenarioOptions = {}): SimCluster {
     network: { ...quietNetworkOptions, ...o.network },
     seed: o.seed ?? 1,
     nodeFactory: totemNodeFactory,
+    ...(o.trace === undefined ? {} : { trace: o.trace }),
   });
 }
 
