@@ -5,9 +5,9 @@
 // status, harness) and over the complete logs at the end.
 
 import { Prng } from '../../src/base/prng';
-import { ringIdKey } from '../../src/totem/wire/messages';
+import { type RingId, ringIdKey } from '../../src/totem/wire/messages';
 import { checkEvs } from './checkers/evs';
-import { checkCoreDelivery, checkTokenRotation, notConvergedReason } from './checkers/liveness';
+import { type CoreNodeView, checkCoreDelivery, checkTokenRotation, notConvergedReason } from './checkers/liveness';
 import { type Violation, violation } from './checkers/violation';
 import { type NodeFactory, SimCluster } from './cluster';
 import type { IncarnationLog } from './history';
@@ -277,17 +277,36 @@ function deliveredCount(cluster: SimCluster, core: readonly number[]): number {
 /** Heal → converge → probe → watch the token (T13). */
 function driveLiveness(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[],
   beforeConvergence: () => void): { convergedAfter: number | null; failures: Violation[] } {
-  const start = cluster.now;
-  const view = (id: number) => {
+  const converged = awaitConvergence(cluster, swarm, core, beforeConvergence);
+  if (converged.convergedAfter === null) return { convergedAfter: null, failures: converged.failures };
+  const ring = (cluster.status(core[0] as number) as NonNullable<ReturnType<SimCluster['status']>>).ringId;
+  const probed = probeCore(cluster, swarm, core, ring);
+  if (probed.aborted) return { convergedAfter: converged.convergedAfter, failures: probed.failures };
+  const failures = [...probed.failures, ...watchIdleRing(cluster, swarm, core, ring)];
+  const logs = core.map((id) => cluster.currentLog(id)).filter((l): l is IncarnationLog => l !== null);
+  failures.push(...checkCoreDelivery(logs, ring, probed.probes));
+  return { convergedAfter: converged.convergedAfter, failures };
+}
+
+function coreView(cluster: SimCluster): (id: number) => CoreNodeView | null {
+  return (id) => {
     const status = cluster.status(id);
     return status === null ? null : { status, lastRegular: cluster.lastRegular(id) };
   };
-  let reason: string | null = 'not yet checked';
+}
+
+/**
+ * Converged = the condition held for a whole token timeout plus a margin in a row, so a
+ * ring that was about to break at heal time (a token stuck at a node whose pause just
+ * ended) does not count. A safety violation ends the phase without a liveness verdict.
+ */
+function awaitConvergence(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[],
+  beforeConvergence: () => void): { convergedAfter: number | null; failures: Violation[] } {
+  const start = cluster.now;
+  const view = coreView(cluster);
   const storm = new JoinStormMeter(cluster, swarm, LIVENESS_JOIN_BUDGET, core);
-  // Converged = the condition held for a whole token timeout plus a margin in a row, so
-  // a ring that was about to break at heal time (a token stuck at a node whose pause
-  // just ended) does not count.
   const stableTicks = swarm.config.tokenTicks + 2 * swarm.config.tokenRetransmitTicks;
+  let reason: string | null = 'not yet checked';
   let convergedSince: number | null = null;
   while (cluster.now - start < swarm.convergenceTicksMax) {
     beforeConvergence();
@@ -296,47 +315,53 @@ function driveLiveness(cluster: SimCluster, swarm: SwarmOptions, core: readonly 
     reason = notConvergedReason(core, view);
     if (reason !== null) convergedSince = null;
     else if (convergedSince === null) convergedSince = cluster.now;
-    if (convergedSince !== null && cluster.now - convergedSince >= stableTicks) break;
+    if (convergedSince !== null && cluster.now - convergedSince >= stableTicks) {
+      return { convergedAfter: convergedSince - start, failures: [] };
+    }
     if (storm.tripped()) {
       return { convergedAfter: null, failures: [violation('T13', `core [${core.join(',')}] is in a join storm after `
         + `healing (tick ${start}): ${storm.describe()}; not converged: ${reason}`, undefined, cluster.now)] };
     }
   }
-  if (convergedSince === null || cluster.now - convergedSince < stableTicks) {
-    return { convergedAfter: null, failures: [violation('T13', `core [${core.join(',')}] did not converge within `
-      + `${swarm.convergenceTicksMax} ticks after healing (tick ${start}): ${reason ?? 'not stable long enough'}`,
-    undefined, cluster.now)] };
-  }
-  const convergedAfter = (convergedSince as number) - start;
-  const ring = (cluster.status(core[0] as number) as NonNullable<ReturnType<SimCluster['status']>>).ringId;
-  const tokenRx = () => new Map(core.map((id) => [id, cluster.status(id)?.stats.orfTokenRx ?? -1] as const));
+  return { convergedAfter: null, failures: [violation('T13', `core [${core.join(',')}] did not converge within `
+    + `${swarm.convergenceTicksMax} ticks after healing (tick ${start}): ${reason ?? 'not stable long enough'}`,
+  undefined, cluster.now)] };
+}
+
+/**
+ * One probe per core node, submitted after convergence, must reach every core node. The
+ * probes queue behind whatever backlog the safety phase left (up to sendQueueMax per
+ * node), so the deadline is progress-based: fail only if no core node delivers anything
+ * for `probeTicksMax` ticks in a row, or after a generous hard cap.
+ */
+function probeCore(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[], ring: RingId):
+  { probes: string[]; failures: Violation[]; aborted: boolean } {
+  const view = coreView(cluster);
   const probes: string[] = [];
   const pending = new Set(core);
-  // The probes queue behind whatever backlog the safety phase left (up to sendQueueMax
-  // per node), so the deadline is progress-based: fail only if no core node delivers
-  // anything for `probeTicksMax` ticks in a row, or after a generous hard cap.
+  const seen = new Map(core.map((id) => [id, { scanned: 0, probes: new Set<string>() }]));
   const hardCap = cluster.now + 100 * swarm.probeTicksMax;
   let lastProgress = cluster.now;
   let lastDelivered = deliveredCount(cluster, core);
-  const failures: Violation[] = [];
-  const allProbesDelivered = () => probes.length === core.length && core.every((id) => {
+  const allProbesDelivered = (): boolean => probes.length === core.length && core.every((id) => {
     const log = cluster.currentLog(id);
-    if (log === null) return false;
-    const got = new Set<string>();
-    for (const e of log.entries) if (e.k === 'deliver' && e.msg !== null) got.add(e.msg);
-    return probes.every((p) => got.has(p));
+    const mine = seen.get(id);
+    if (log === null || mine === undefined) return false;
+    for (; mine.scanned < log.entries.length; mine.scanned++) {
+      const e = log.entries[mine.scanned];
+      if (e?.k === 'deliver' && e.msg !== null && probes.includes(e.msg)) mine.probes.add(e.msg);
+    }
+    return mine.probes.size === probes.length;
   });
   while (cluster.now - lastProgress < swarm.probeTicksMax && cluster.now < hardCap && !allProbesDelivered()) {
     for (const id of [...pending]) {
-      if (cluster.submit(id, 8) === 'queued') {
-        pending.delete(id);
-        const log = cluster.currentLog(id);
-        const last = log?.entries.at(-1);
-        if (last?.k === 'submit') probes.push(last.msg);
-      }
+      if (cluster.submit(id, 8) !== 'queued') continue;
+      pending.delete(id);
+      const last = cluster.currentLog(id)?.entries.at(-1);
+      if (last?.k === 'submit') probes.push(last.msg);
     }
     cluster.step();
-    if (cluster.allOnlineViolations().length > 0) return { convergedAfter, failures: [] };
+    if (cluster.allOnlineViolations().length > 0) return { probes, failures: [], aborted: true };
     const delivered = deliveredCount(cluster, core);
     if (delivered !== lastDelivered) {
       lastDelivered = delivered;
@@ -344,24 +369,30 @@ function driveLiveness(cluster: SimCluster, swarm: SwarmOptions, core: readonly 
     }
     const r = notConvergedReason(core, view);
     if (r !== null) {
-      failures.push(violation('T13', `configuration changed after convergence on ${ringIdKey(ring)}: ${r}`, undefined, cluster.now));
-      return { convergedAfter, failures };
+      return { probes, aborted: true, failures: [violation('T13', `configuration changed after convergence on `
+        + `${ringIdKey(ring)}: ${r}`, undefined, cluster.now)] };
     }
   }
+  const failures: Violation[] = [];
   if (pending.size > 0) {
     failures.push(violation('T13', `core nodes [${[...pending].join(',')}] could not queue a probe within `
       + `${swarm.probeTicksMax} ticks (send queue full)`, undefined, cluster.now));
   }
+  return { probes, failures, aborted: false };
+}
+
+/** Idle for two token timeouts: the ring must stay and the token keep rotating. */
+function watchIdleRing(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[], ring: RingId): Violation[] {
+  const tokenRx = () => new Map(core.map((id) => [id, cluster.status(id)?.stats.orfTokenRx ?? -1] as const));
   const window = 2 * swarm.config.tokenTicks + 2;
   const before = tokenRx();
   for (let i = 0; i < window; i++) cluster.step();
-  const stillConverged = notConvergedReason(core, view);
-  if (stillConverged !== null) {
-    failures.push(violation('T13', `configuration changed while idle after convergence on ${ringIdKey(ring)}: ${stillConverged}`,
+  const failures: Violation[] = [];
+  const reason = notConvergedReason(core, coreView(cluster));
+  if (reason !== null) {
+    failures.push(violation('T13', `configuration changed while idle after convergence on ${ringIdKey(ring)}: ${reason}`,
       undefined, cluster.now));
   }
   failures.push(...checkTokenRotation(before, tokenRx(), window));
-  const logs = core.map((id) => cluster.currentLog(id)).filter((l): l is IncarnationLog => l !== null);
-  failures.push(...checkCoreDelivery(logs, ring, probes));
-  return { convergedAfter, failures };
+  return failures;
 }
