@@ -94,11 +94,12 @@ describe('one ring of three: ordering, kill -9, restart, SIGTERM (tests run in o
   let cluster: Cluster | null = null;
   const ids = [1, 2, 3];
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({ listed: 3, name: 'ring3' });
-    await cluster.startNodes(ids);
-    await cluster.waitForRing(ids, ids, FORM_TIMEOUT_MS);
-  }, 30_000);
+  beforeAll(() =>
+    withLogs(() => cluster, async () => {
+      cluster = await Cluster.create({ listed: 3, name: 'ring3' });
+      await cluster.startNodes(ids);
+      await cluster.waitForRing(ids, ids, FORM_TIMEOUT_MS);
+    }), 30_000);
 
   afterAll(async () => {
     await cluster?.cleanup();
