@@ -2,6 +2,7 @@
 // real TotemNodes on a quiet network with fast timers, "run until", convergence and
 // one call that runs every safety checker.
 
+import { TotemNode } from '../../src/totem/srp/totem-node';
 import { type TotemConfig, deriveTotemConfigMs, toTotemConfig } from '../../src/totem/config';
 import { checkEvs, type EvsCheckOptions } from './checkers/evs';
 import { notConvergedReason } from './checkers/liveness';
@@ -16,6 +17,8 @@ export interface ScenarioOptions {
   readonly tokenMs?: number;
   readonly network?: Partial<SimNetworkOptions>;
   readonly trace?: (record: Record<string, unknown>) => void;
+  /** First seq of every ring minus one (TotemNode `initialSeq`), for rollover scenarios. */
+  readonly initialSeq?: number;
 }
 
 export function fastConfig(nodes: number, tokenMs = 300): TotemConfig {
@@ -29,7 +32,7 @@ export function scenarioCluster(o: ScenarioOptions = {}): SimCluster {
     config: fastConfig(n, o.tokenMs),
     network: { ...quietNetworkOptions, ...o.network },
     seed: o.seed ?? 1,
-    nodeFactory: totemNodeFactory,
+    nodeFactory: o.initialSeq === undefined ? totemNodeFactory : (init) => new TotemNode({ ...init, initialSeq: o.initialSeq as number }),
     ...(o.trace === undefined ? {} : { trace: o.trace }),
   });
 }

@@ -52,6 +52,12 @@ export interface TotemNodeOptions {
   readonly restoredRingSeq: bigint;
   readonly prng: Prng;
   readonly trace?: TraceSink;
+  /**
+   * First message seq of every ring minus one (corosync's SEQNO_START_MSG, always 0 on the
+   * wire). Tests set it near 0x7ffff000 or 0xfffff000 to exercise sequence rollover
+   * without first sending two billion messages; production never sets it.
+   */
+  readonly initialSeq?: number;
 }
 
 /** Why GATHER was entered (corosync's gather_state_from, for traces and stats). */
@@ -144,11 +150,12 @@ export class TotemNode {
   private retransMessageQueue: Mcast[] = [];
   private waitingTransAck = true;
 
-  private myAru = SEQNO_START_MSG;
-  private myHighSeqReceived = SEQNO_START_MSG;
-  private myHighDelivered = SEQNO_START_MSG;
-  private myLastAru = SEQNO_START_MSG;
-  private lastReleased = SEQNO_START_MSG;
+  private readonly seqStart: number;
+  private myAru: number;
+  private myHighSeqReceived: number;
+  private myHighDelivered: number;
+  private myLastAru: number;
+  private lastReleased: number;
   private myTokenSeq = (SEQNO_START_TOKEN - 1) >>> 0;
   private myLastSeq = 0;
   private mySeqUnchanged = 0;
@@ -197,6 +204,12 @@ export class TotemNode {
     assert(contains(this.nodelist, this.myId), 'the local node must be in the nodelist');
     this.config = options.config;
     this.trace = options.trace ?? noTrace;
+    this.seqStart = (options.initialSeq ?? SEQNO_START_MSG) >>> 0;
+    this.myAru = this.seqStart;
+    this.myHighSeqReceived = this.seqStart;
+    this.myHighDelivered = this.seqStart;
+    this.myLastAru = this.seqStart;
+    this.lastReleased = this.seqStart;
     this.regularSortQueue = new SortQueue(options.config.sortQueueSize);
     this.recoverySortQueue = new SortQueue(options.config.sortQueueSize);
     // Room for both queues' worth: transAck() may move trans-queue leftovers into the
@@ -755,7 +768,7 @@ export class TotemNode {
   private recoveryEnter(token: WorkCommitToken): void {
     this.orfTokenDiscard = false;
     this.myHighRingDelivered = 0;
-    this.recoverySortQueue.reinit(0);
+    this.recoverySortQueue.reinit(this.seqStart);
     this.retransMessageQueue = [];
     this.commitTokenSend(token);
     this.myTokenSeq = (SEQNO_START_TOKEN - 1) >>> 0;
@@ -767,12 +780,12 @@ export class TotemNode {
       this.myDeliverMembList = [...this.myTransMembList];
       this.originateOldRingMessages(token);
     }
-    this.myAru = SEQNO_START_MSG;
+    this.myAru = this.seqStart;
     this.myAruCount = 0;
     this.mySeqUnchanged = 0;
-    this.myHighSeqReceived = SEQNO_START_MSG;
-    this.myInstallSeq = SEQNO_START_MSG;
-    this.lastReleased = SEQNO_START_MSG;
+    this.myHighSeqReceived = this.seqStart;
+    this.myInstallSeq = this.seqStart;
+    this.lastReleased = this.seqStart;
     // Deviation: corosync resets these only at OPERATIONAL entry, so counts left over from
     // an aborted RECOVERY could install this ring before its recovery traffic is complete
     // (found by the simulator: a member then missed old-ring messages the others delivered).
@@ -829,7 +842,7 @@ export class TotemNode {
     const retrans = this.retransMessageQueue.length > 0;
     this.mySetRetransFlg = retrans;
     const token: WorkToken = {
-      seq: SEQNO_START_MSG, tokenSeq: SEQNO_START_TOKEN, aru: (SEQNO_START_MSG - 1) >>> 0,
+      seq: this.seqStart, tokenSeq: SEQNO_START_TOKEN, aru: (this.seqStart - 1) >>> 0,
       aruAddr: this.myId, ringId: this.myRingId, backlog: 0, fcc: 0, retransFlg: retrans ? 1 : 0, rtrList: [],
     };
     this.traceEvent('SendInitialOrfToken', { ringId: this.myRingId });
@@ -850,7 +863,7 @@ export class TotemNode {
     this.myLeftMembList = subtract(this.myMembList, this.myTransMembList);
     const joined = subtract(this.myNewMembList, this.myTransMembList);
     this.myMembList = [...this.myNewMembList];
-    this.lastReleased = 0;
+    this.lastReleased = this.seqStart;
     this.mySetRetransFlg = false;
     this.emit({
       kind: 'confchg', type: 'transitional', ringId: this.myRingId,
@@ -877,10 +890,10 @@ export class TotemNode {
 
   /** Move re-originated old-ring messages (recovery queue) into the old regular queue. */
   private deliverMessagesFromRecoveryToRegular(): void {
-    const range = (this.myAru - SEQNO_START_MSG) >>> 0;
+    const range = (this.myAru - this.seqStart) >>> 0;
     const counts = { inserted: 0, present: 0, otherRing: 0, outOfWindow: 0, undecodable: 0 };
     for (let i = 1; i <= range; i += 1) {
-      const outer = this.recoverySortQueue.get(SEQNO_START_MSG + i);
+      const outer = this.recoverySortQueue.get((this.seqStart + i) >>> 0);
       if (outer === undefined || outer.encapsulated !== Encapsulation.encapsulated) continue;
       const decoded = decodeMessage(outer.payload);
       if (!decoded.ok || decoded.value.type !== 'mcast') {
@@ -916,10 +929,10 @@ export class TotemNode {
     const old = this.regularSortQueue;
     this.regularSortQueue = this.recoverySortQueue;
     this.recoverySortQueue = old;
-    this.recoverySortQueue.reinit(0);
-    this.myLastAru = SEQNO_START_MSG;
+    this.recoverySortQueue.reinit(this.seqStart);
+    this.myLastAru = this.seqStart;
     let high = this.myHighSeqReceived;
-    while (high !== 0 && !(this.regularSortQueue.inRange(high) && this.regularSortQueue.has(high))) {
+    while (high !== this.seqStart && !(this.regularSortQueue.inRange(high) && this.regularSortQueue.has(high))) {
       high = (high - 1) >>> 0;
     }
     this.myHighDelivered = high;
