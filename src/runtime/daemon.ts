@@ -95,6 +95,18 @@ function toEventJson(event: TotemEvent): TotemEventJson {
   };
 }
 
+/** Copies numeric counters, one level of per-reason maps included, as `prefix.key[.sub]`. */
+function flattenCounters(out: Record<string, number>, prefix: string, source: object): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (typeof value === 'number') out[`${prefix}.${key}`] = value;
+    else if (value !== null && typeof value === 'object') {
+      for (const [sub, inner] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof inner === 'number') out[`${prefix}.${key}.${sub}`] = inner;
+      }
+    }
+  }
+}
+
 function readVersion(): string {
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version?: string };
@@ -192,9 +204,9 @@ export class Daemon implements DaemonApi {
       return { nodeId, name: node?.name ?? null, addresses: node === undefined ? [] : [node.ring0Addr.text] };
     };
     const stats: Record<string, number> = {};
-    for (const [key, value] of Object.entries(totem.stats)) stats[`srp.${key}`] = value;
-    for (const [key, value] of Object.entries(this.driver.stats)) if (typeof value === 'number') stats[`driver.${key}`] = value;
-    for (const [key, value] of Object.entries(this.transport.stats())) if (typeof value === 'number') stats[`transport.${key}`] = value;
+    flattenCounters(stats, 'srp', totem.stats);
+    flattenCounters(stats, 'driver', this.driver.stats);
+    flattenCounters(stats, 'transport', this.transport.stats());
     return {
       nodeId: this.nodeId,
       clusterName: this.config.totem.clusterName ?? '',
@@ -237,6 +249,10 @@ export class Daemon implements DaemonApi {
     if (before.carillon.ipcSocket !== config.carillon.ipcSocket || before.carillon.stateDir !== config.carillon.stateDir) needsRestart.push('carillon');
     this.config = { ...before, logging: config.logging, quorum: config.quorum };
     const reloaded = ['configuration validated'];
+    if (before.logging.debug !== config.logging.debug && this.logger.setDebug !== undefined) {
+      this.logger.setDebug(config.logging.debug);
+      reloaded.push(`logging.debug: ${config.logging.debug}`);
+    }
     this.logger.log('notice', 'MAIN', `configuration reloaded from ${this.configFile}${needsRestart.length > 0 ? `; restart needed for: ${needsRestart.join(', ')}` : ''}`);
     return Promise.resolve({ reloaded, needsRestart });
   }

@@ -189,11 +189,19 @@ export class Driver {
     }
   }
 
+  /** The transitional configuration's left list, logged with the regular one as corosync does. */
+  private lastLeft: readonly number[] = [];
+
   private logConfchg(event: Extract<TotemEvent, { kind: 'confchg' }>): void {
-    if (event.type !== 'regular') return;
+    if (event.type === 'transitional') {
+      this.lastLeft = event.left;
+      return;
+    }
     const ring = `${event.ringId.rep}.${event.ringId.seq.toString(16)}`;
     const joined = event.joined.length > 0 ? ` joined: ${event.joined.join(' ')}` : '';
-    this.options.logger.log('notice', 'TOTEM', `A new membership (${ring}) was formed. Members${joined}`);
+    const left = this.lastLeft.length > 0 ? ` left: ${this.lastLeft.join(' ')}` : '';
+    this.lastLeft = [];
+    this.options.logger.log('notice', 'TOTEM', `A new membership (${ring}) was formed. Members${joined}${left}`);
     this.options.logger.log('notice', 'QUORUM', `Members[${event.members.length}]: ${event.members.join(' ')}`);
   }
 }

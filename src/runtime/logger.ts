@@ -14,6 +14,8 @@ export type LogFields = Readonly<Record<string, unknown>>;
 
 export interface Logger {
   log(level: LogLevel, subsys: string, message: string, fields?: LogFields): void;
+  /** Applies logging { debug } from a reloaded configuration (SIGHUP). */
+  setDebug?(debug: LoggingSettings['debug']): void;
   /** Resolves once buffered lines are written (call before exiting). */
   close(): Promise<void>;
 }
@@ -39,7 +41,8 @@ function timestampText(mode: LoggingSettings['timestamp'], iso: string): string 
 
 /** Creates a winston-backed Logger configured from a logging {} section. */
 export function createLogger(settings: LoggingSettings, options: LoggerOptions = {}): Logger {
-  const maxLevel: LogLevel = settings.debug === 'trace' ? 'trace' : settings.debug === 'on' ? 'debug' : 'info';
+  const levelFor = (debug: LoggingSettings['debug']): LogLevel => (debug === 'trace' ? 'trace' : debug === 'on' ? 'debug' : 'info');
+  let maxLevel: LogLevel = levelFor(settings.debug);
   const json = options.format === 'json';
   const lineFormat = winston.format.printf((info) => {
     const { level, message, subsys, time, fields } = info as unknown as {
@@ -59,7 +62,8 @@ export function createLogger(settings: LoggingSettings, options: LoggerOptions =
   if (options.stream !== undefined) transports.push(new winston.transports.Stream({ stream: options.stream }));
   const logger = winston.createLogger({
     levels: severity,
-    level: maxLevel,
+    // winston filters nothing itself; log() below does, so the level can change at runtime.
+    level: 'trace',
     format: lineFormat,
     transports,
     // A logging failure must never take the daemon down.
@@ -69,6 +73,9 @@ export function createLogger(settings: LoggingSettings, options: LoggerOptions =
     log(level, subsys, message, fields) {
       if (severity[level] > severity[maxLevel]) return;
       logger.log({ level, message, subsys, time: new Date().toISOString(), fields });
+    },
+    setDebug(debug) {
+      maxLevel = levelFor(debug);
     },
     close() {
       return new Promise((resolve) => {
