@@ -20,6 +20,7 @@ import { Driver } from './driver';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
 import { FileRingIdStore } from './ring-id-store';
+import { totemTraceLogger } from './totem-log';
 import { CRYPTO_OVERHEAD_BYTES, CryptoTransport } from './transport/crypto-transport';
 import { Keyring } from './transport/keyring';
 import type { Transport, TransportLogger } from './transport/transport';
@@ -167,6 +168,7 @@ export class Daemon implements DaemonApi {
     const totemConfig = toTotemConfig({ ...config.totemMs, netmtu: config.totemMs.netmtu - overhead }, config.carillon.tickMs);
     const node = new TotemNode({
       nodeId, nodelist: config.nodelist.map((n) => n.nodeid), config: totemConfig, restoredRingSeq, prng: new Prng(nodeId ^ Date.now()),
+      trace: totemTraceLogger(logger, config.totemMs),
     });
     const driver = new Driver({ nodeId, node, transport, ringIdStore, logger, tickMs: config.carillon.tickMs, autoTransAck: true });
     let daemon: Daemon | null = null;

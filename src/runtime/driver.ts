@@ -197,7 +197,7 @@ export class Driver {
       this.lastLeft = event.left;
       return;
     }
-    const ring = `${event.ringId.rep}.${event.ringId.seq.toString(16)}`;
+    const ring = `${event.ringId.rep.toString(16)}.${event.ringId.seq.toString(16)}`;
     const joined = event.joined.length > 0 ? ` joined: ${event.joined.join(' ')}` : '';
     const left = this.lastLeft.length > 0 ? ` left: ${this.lastLeft.join(' ')}` : '';
     this.lastLeft = [];

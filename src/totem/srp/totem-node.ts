@@ -139,6 +139,8 @@ export class TotemNode {
   private myTransMembList: number[] = [];
   private myDeliverMembList: number[] = [];
   private myLeftMembList: number[] = [];
+  /** Nodes that announced an orderly leave since the last ring was installed (logging only). */
+  private myLeaveMembList: number[] = [];
   private consensusSet = new Set<number>();
 
   private regularSortQueue: SortQueue;
@@ -556,6 +558,8 @@ export class TotemNode {
 
   private handleJoin(join: Join): void {
     if (join.ringSeq > this.tokenRingIdSeq) this.tokenRingIdSeq = join.ringSeq;
+    const leaver = join.nodeId === 0 ? join.failedList.at(-1) : undefined;
+    if (leaver !== undefined && this.myLeaveMembList.length < 384) this.myLeaveMembList = union(this.myLeaveMembList, [leaver]);
     switch (this.state) {
       case MembState.operational:
         if (!this.ignoreJoinUnderOperational(join)) this.joinProcess(join);
@@ -885,7 +889,9 @@ export class TotemNode {
     this.stats.continuousGatherCount = 0;
     this.myReceivedFlg = true;
     this.myOldRingId = this.myRingId;
-    this.traceEvent('OperationalEnter', { ringId: this.myRingId, members: this.myMembList, joined, left: this.myLeftMembList });
+    const failed = this.myLeftMembList.filter((n) => !contains(this.myLeaveMembList, n));
+    this.myLeaveMembList = [];
+    this.traceEvent('OperationalEnter', { ringId: this.myRingId, members: this.myMembList, joined, left: this.myLeftMembList, failed });
   }
 
   /** Move re-originated old-ring messages (recovery queue) into the old regular queue. */
