@@ -20,8 +20,13 @@ export interface DaemonStatus {
   /** Current ring members. */
   members: NodeEntry[];
   nodelist: Array<NodeEntry & { status: 'localhost' | 'connected' | 'disconnected' }>;
-  /** null until the quorum service exists. */
+  /** The quorum service's verdict; null when the daemon runs without services. */
   quorate: boolean | null;
+  /**
+   * Whether the service sync protocol is running (from every configuration change until
+   * every service has synchronised). Absent when the daemon runs without services.
+   */
+  syncing?: boolean;
   uptimeSec: number;
   version: string;
   /** Totem and transport counters. */
@@ -47,4 +52,158 @@ export interface DaemonApi {
   subscribeTotem(listener: (event: TotemEventJson) => void): () => void;
   /** SIGHUP equivalent. */
   reload(): Promise<{ reloaded: string[]; needsRestart: string[] }>;
+  /** cpg, quorum and cmap; absent: the service methods answer IPC_UNAVAILABLE. */
+  readonly services?: DaemonServicesApi;
+}
+
+// -------------------------------------------------------------------------------------
+// Services (cpg, quorum/votequorum, cmap): the JSON shapes the IPC protocol carries and
+// the in-process API the runtime implements (src/runtime/daemon-services.ts). Group names
+// are UTF-8 text; payloads and binary cmap values are lower-case hex; 64-bit integers
+// (u64 ring seqs, int64/uint64 cmap values) are decimal strings.
+
+export interface RingIdJson {
+  rep: number;
+  seq: string /* u64 as decimal string */;
+}
+
+export interface CpgMemberJson {
+  nodeId: number;
+  pid: number;
+}
+
+/** CPG_REASON_* as text: 1 join, 2 leave, 3 nodedown, 4 nodeup, 5 procdown (0 undefined). */
+export type CpgReasonName = 'undefined' | 'join' | 'leave' | 'nodedown' | 'nodeup' | 'procdown';
+
+export const cpgReasonNames: readonly CpgReasonName[] = ['undefined', 'join', 'leave', 'nodedown', 'nodeup', 'procdown'];
+
+export interface CpgMemberChangeJson extends CpgMemberJson {
+  /** The CPG_REASON_* number as corosync sends it. */
+  reason: number;
+  reasonName: CpgReasonName;
+}
+
+export interface CpgGroupJson {
+  group: string;
+  members: CpgMemberJson[];
+}
+
+/** Results of join / leave / mcast, verbatim from the CPG service (see cpg-service.ts). */
+export type CpgJoinResultName = 'queued' | 'full' | 'try-again' | 'exists' | 'busy' | 'bad-name' | 'too-many' | 'finalized';
+export type CpgLeaveResultName = 'queued' | 'full' | 'try-again' | 'not-joined' | 'busy' | 'finalized';
+export type CpgMcastResultName = 'queued' | 'full' | 'try-again' | 'not-joined' | 'too-large';
+
+/** One event of one CPG handle, as pushed on topic 'cpg' (`handle` added by the server). */
+export type CpgHandleEventJson =
+  | { event: 'deliver'; group: string; nodeId: number; pid: number; payloadHex: string }
+  | { event: 'confchg'; group: string; members: CpgMemberJson[]; joined: CpgMemberChangeJson[]; left: CpgMemberChangeJson[] }
+  | { event: 'totem-confchg'; ringId: RingIdJson; members: number[] };
+
+export type CpgEventJson = CpgHandleEventJson & { handle: number };
+
+/** `quorum.status`: votequorum's status (corosync-quorumtool -s) plus the quorum service's verdict. */
+export interface QuorumStatusJson {
+  /** 'corosync_votequorum', or null without a quorum provider (then always quorate). */
+  provider: 'corosync_votequorum' | null;
+  /** The quorum service's answer (quorumtool's "Quorate:"). */
+  quorate: boolean;
+  nodeId: number;
+  ringId: RingIdJson;
+  expectedVotes: number;
+  highestExpected: number;
+  totalVotes: number;
+  quorum: number;
+  /** quorumtool's order: 2Node Quorate WaitForAll LastManStanding AutoTieBreaker AllowDownscale Qdevice. */
+  flags: string[];
+  /** Members of the last synced ring; votes null = no votequorum record yet. */
+  members: Array<{ nodeId: number; votes: number | null; name: string | null; local: boolean }>;
+}
+
+/** A quorum notification (topic 'quorum'): on subscribe, then at every sync end and quorum change. */
+export interface QuorumEventJson {
+  quorate: boolean;
+  ringId: RingIdJson;
+  members: number[];
+}
+
+export type CmapValueTypeName =
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float' | 'double' | 'string' | 'binary';
+
+/**
+ * A typed cmap value as JSON: 8..32-bit integers as numbers; int64/uint64 as decimal
+ * strings; float/double as numbers ('NaN', 'Infinity', '-Infinity' as strings); string
+ * as itself; binary as lower-case hex ('' = empty).
+ */
+export interface CmapValueJson {
+  type: CmapValueTypeName;
+  value: number | string;
+}
+
+export interface CmapEntryJson extends CmapValueJson {
+  key: string;
+}
+
+export interface CmapTrackFlagsJson {
+  /** Track every key starting with `key` (CMAP_TRACK_PREFIX). */
+  prefix: boolean;
+  add: boolean;
+  modify: boolean;
+  delete: boolean;
+}
+
+/** A cmap track notification (topic 'cmap'). */
+export interface CmapTrackEventJson {
+  trackId: number;
+  type: 'add' | 'modify' | 'delete';
+  key: string;
+  /** null on delete. */
+  newValue: CmapValueJson | null;
+  /** null on add. */
+  oldValue: CmapValueJson | null;
+}
+
+/** A local CPG process (one libcpg handle) owned by an IPC connection. */
+export interface DaemonCpgHandle {
+  readonly pid: number;
+  join(group: string): CpgJoinResultName;
+  leave(group: string): CpgLeaveResultName;
+  mcast(group: string, payload: Uint8Array): CpgMcastResultName;
+  /** PROCLEAVE (reason procdown) for every group; no more events. Idempotent. */
+  finalize(): void;
+}
+
+/**
+ * The services as the IPC server uses them. Methods throw DaemonApiError for the typed
+ * failures (codes as in IpcErrorCode: CMAP_ERR_*, CPG_ERR_*, QUORUM_ERR_*, IPC_UNAVAILABLE).
+ * Listeners are called synchronously, in delivery order, and must not throw.
+ */
+export interface DaemonServicesApi {
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle;
+  cpgMembership(group: string): CpgMemberJson[];
+  cpgGroups(): CpgGroupJson[];
+  quorumStatus(): QuorumStatusJson;
+  quorumSetExpected(votes: number): void;
+  quorumSetVotes(nodeId: number, votes: number): void;
+  /** Calls the listener at once with the current state, then on every change. */
+  subscribeQuorum(listener: (event: QuorumEventJson) => void): () => void;
+  cmapGet(key: string): CmapEntryJson;
+  cmapSet(key: string, type: CmapValueTypeName, value: number | string): CmapEntryJson;
+  cmapDelete(key: string): void;
+  cmapList(prefix: string): CmapEntryJson[];
+  cmapTrack(key: string, flags: CmapTrackFlagsJson, listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void): () => void;
+}
+
+/** A typed failure of a DaemonServicesApi call; the IPC server sends `code` and `message`. */
+export class DaemonApiError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'DaemonApiError';
+    this.code = code;
+  }
+}
+
+/** DaemonApiError by shape, not instanceof (errors may cross jest realms). */
+export function isDaemonApiError(e: unknown): e is DaemonApiError {
+  return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'DaemonApiError' && typeof (e as { code?: unknown }).code === 'string';
 }

@@ -14,13 +14,50 @@
 // state), a different version gets IPC_VERSION. The envelope is JSON-RPC-like rather
 // than JSON-RPC 2.0 because the daemon needs neither batches nor the "jsonrpc" member.
 //
+// Services (added in version 1 without breaking it; a daemon without services answers
+// them with IPC_UNAVAILABLE):
+//   cpg.initialize {pid?}                → {handle, pid, nodeId}      a local CPG process
+//   cpg.join / cpg.leave {handle, group} → {result}                   'queued' | 'full' | 'try-again' | ...
+//   cpg.mcast {handle, group, payloadHex}→ {result}                   payloadHex may be ''
+//   cpg.finalize {handle}                → {handle, finalized: true}
+//   cpg.membership {group}               → {group, members}
+//   cpg.groups                           → {groups}
+//   quorum.status                        → QuorumStatusJson
+//   quorum.setExpected {votes}           → {result: 'ok'}
+//   quorum.setVotes {nodeId, votes}      → {result: 'ok'}
+//   cmap.get {key}                       → {key, type, value}
+//   cmap.set {key, type, value}          → {key, type, value}         as stored
+//   cmap.delete {key}                    → {key, deleted: true}
+//   cmap.list {prefix?}                  → {entries}
+//   cmap.track {key, prefix?, add?, modify?, delete?} → {trackId}
+//   cmap.untrack {trackId}               → {trackId, tracked: false}
+// Pushes of a topic reach a connection only after `<topic>.subscribe` (totem, quorum, cpg,
+// cmap): cpg pushes carry the connection's own handles' events, cmap pushes its own
+// tracks' events, quorum pushes start with the current state. A connection that closes
+// finalizes its CPG handles (PROCLEAVE, reason procdown) and stops its tracks.
+//
 // Validation is written by hand (the project has no schema dependency) and is strict:
 // unknown envelope members and unknown params are rejected, so a client written for a
 // later protocol version fails loudly instead of being half understood. The parser
 // never throws: every malformed line yields exactly one typed error.
 
 import { type Result, err, ok } from '../base/result';
-import type { DaemonStatus, TotemEventJson } from './daemon-api';
+import { isCmapValueTypeName } from './cmap-json';
+import type {
+  CmapEntryJson,
+  CmapTrackEventJson,
+  CmapValueTypeName,
+  CpgEventJson,
+  CpgGroupJson,
+  CpgJoinResultName,
+  CpgLeaveResultName,
+  CpgMcastResultName,
+  CpgMemberJson,
+  DaemonStatus,
+  QuorumEventJson,
+  QuorumStatusJson,
+  TotemEventJson,
+} from './daemon-api';
 
 export const IpcProtocolVersion = 1;
 export const IpcServerName = 'carillond';
@@ -33,11 +70,33 @@ export const IpcMethods = {
   totemUnsubscribe: 'totem.unsubscribe',
   reload: 'reload',
   ping: 'ping',
+  cpgSubscribe: 'cpg.subscribe',
+  cpgUnsubscribe: 'cpg.unsubscribe',
+  cpgInitialize: 'cpg.initialize',
+  cpgJoin: 'cpg.join',
+  cpgLeave: 'cpg.leave',
+  cpgMcast: 'cpg.mcast',
+  cpgFinalize: 'cpg.finalize',
+  cpgMembership: 'cpg.membership',
+  cpgGroups: 'cpg.groups',
+  quorumSubscribe: 'quorum.subscribe',
+  quorumUnsubscribe: 'quorum.unsubscribe',
+  quorumStatus: 'quorum.status',
+  quorumSetExpected: 'quorum.setExpected',
+  quorumSetVotes: 'quorum.setVotes',
+  cmapSubscribe: 'cmap.subscribe',
+  cmapUnsubscribe: 'cmap.unsubscribe',
+  cmapGet: 'cmap.get',
+  cmapSet: 'cmap.set',
+  cmapDelete: 'cmap.delete',
+  cmapList: 'cmap.list',
+  cmapTrack: 'cmap.track',
+  cmapUntrack: 'cmap.untrack',
 } as const;
 export type IpcMethod = (typeof IpcMethods)[keyof typeof IpcMethods];
 
 /** Topics a client can subscribe to; pushes carry the topic name. */
-export const IpcTopics = { totem: 'totem' } as const;
+export const IpcTopics = { totem: 'totem', cpg: 'cpg', quorum: 'quorum', cmap: 'cmap' } as const;
 export type IpcTopic = (typeof IpcTopics)[keyof typeof IpcTopics];
 
 /** The `method` of a server push. */
@@ -63,6 +122,34 @@ export const IpcErrorCode = {
   slowConsumer: 'IPC_SLOW_CONSUMER',
   /** The server is at its client limit; the connection is closed. */
   tooManyClients: 'IPC_TOO_MANY_CLIENTS',
+  /** The daemon does not run the service asked for (no services, or no quorum provider). */
+  unavailable: 'IPC_UNAVAILABLE',
+  /** No CPG handle with that number on this connection. */
+  cpgBadHandle: 'CPG_ERR_BAD_HANDLE',
+  /** cpg.initialize: the connection (or the daemon) has as many handles as it may. */
+  cpgTooManyHandles: 'CPG_ERR_TOO_MANY_HANDLES',
+  /** cpg.initialize: the pid is not a u32. */
+  cpgBadPid: 'CPG_ERR_BAD_PID',
+  /** quorum.setExpected / setVotes refused the value (CS_ERR_INVALID_PARAM). */
+  quorumInvalidParam: 'QUORUM_ERR_INVALID_PARAM',
+  /** quorum.setVotes: votequorum knows no such node (CS_ERR_NAME_NOT_FOUND). */
+  quorumNameNotFound: 'QUORUM_ERR_NAME_NOT_FOUND',
+  /** cmap key name: 3..255 characters of [a-zA-Z0-9._/:-] (CS_ERR_NAME_TOO_LONG). */
+  cmapInvalidKey: 'CMAP_ERR_INVALID_KEY',
+  /** The value does not fit its type (CS_ERR_INVALID_PARAM). */
+  cmapType: 'CMAP_ERR_TYPE',
+  /** The key is read-only for clients (CS_ERR_ACCESS). */
+  cmapReadOnly: 'CMAP_ERR_READ_ONLY',
+  cmapNotExist: 'CMAP_ERR_NOT_EXIST',
+  /** The value is larger than 16 KiB. */
+  cmapTooBig: 'CMAP_ERR_TOO_BIG',
+  cmapTooManyKeys: 'CMAP_ERR_TOO_MANY_KEYS',
+  /** Bad track flags (none of add, modify, delete). */
+  cmapInvalidParam: 'CMAP_ERR_INVALID_PARAM',
+  /** cmap.untrack: no track with that id on this connection (CS_ERR_BAD_HANDLE). */
+  cmapBadHandle: 'CMAP_ERR_BAD_HANDLE',
+  /** cmap.track: the connection has as many tracks as it may. */
+  cmapTooManyTracks: 'CMAP_ERR_TOO_MANY_TRACKS',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -89,6 +176,24 @@ export interface HelloResult {
   nodeId: number;
 }
 
+export interface CpgHandleParams {
+  handle: number;
+}
+
+export interface CpgGroupParams extends CpgHandleParams {
+  /** The group name as UTF-8 text, 1..128 bytes. */
+  group: string;
+}
+
+export interface CmapTrackParams {
+  key: string;
+  /** Track every key starting with `key`. */
+  prefix?: boolean;
+  add?: boolean;
+  modify?: boolean;
+  delete?: boolean;
+}
+
 export interface IpcParamsMap {
   hello: HelloParams;
   status: EmptyParams;
@@ -97,6 +202,28 @@ export interface IpcParamsMap {
   'totem.unsubscribe': EmptyParams;
   reload: EmptyParams;
   ping: EmptyParams;
+  'cpg.subscribe': EmptyParams;
+  'cpg.unsubscribe': EmptyParams;
+  'cpg.initialize': { pid?: number };
+  'cpg.join': CpgGroupParams;
+  'cpg.leave': CpgGroupParams;
+  'cpg.mcast': CpgGroupParams & { payloadHex: string };
+  'cpg.finalize': CpgHandleParams;
+  'cpg.membership': { group: string };
+  'cpg.groups': EmptyParams;
+  'quorum.subscribe': EmptyParams;
+  'quorum.unsubscribe': EmptyParams;
+  'quorum.status': EmptyParams;
+  'quorum.setExpected': { votes: number };
+  'quorum.setVotes': { nodeId: number; votes: number };
+  'cmap.subscribe': EmptyParams;
+  'cmap.unsubscribe': EmptyParams;
+  'cmap.get': { key: string };
+  'cmap.set': { key: string; type: CmapValueTypeName; value: number | string };
+  'cmap.delete': { key: string };
+  'cmap.list': { prefix?: string };
+  'cmap.track': CmapTrackParams;
+  'cmap.untrack': { trackId: number };
 }
 
 export interface IpcResultMap {
@@ -107,10 +234,35 @@ export interface IpcResultMap {
   'totem.unsubscribe': { topic: typeof IpcTopics.totem; subscribed: false };
   reload: { reloaded: string[]; needsRestart: string[] };
   ping: { pong: true };
+  'cpg.subscribe': { topic: typeof IpcTopics.cpg; subscribed: true };
+  'cpg.unsubscribe': { topic: typeof IpcTopics.cpg; subscribed: false };
+  'cpg.initialize': { handle: number; pid: number; nodeId: number };
+  'cpg.join': { result: CpgJoinResultName };
+  'cpg.leave': { result: CpgLeaveResultName };
+  'cpg.mcast': { result: CpgMcastResultName };
+  'cpg.finalize': { handle: number; finalized: true };
+  'cpg.membership': { group: string; members: CpgMemberJson[] };
+  'cpg.groups': { groups: CpgGroupJson[] };
+  'quorum.subscribe': { topic: typeof IpcTopics.quorum; subscribed: true };
+  'quorum.unsubscribe': { topic: typeof IpcTopics.quorum; subscribed: false };
+  'quorum.status': QuorumStatusJson;
+  'quorum.setExpected': { result: 'ok' };
+  'quorum.setVotes': { result: 'ok' };
+  'cmap.subscribe': { topic: typeof IpcTopics.cmap; subscribed: true };
+  'cmap.unsubscribe': { topic: typeof IpcTopics.cmap; subscribed: false };
+  'cmap.get': CmapEntryJson;
+  'cmap.set': CmapEntryJson;
+  'cmap.delete': { key: string; deleted: true };
+  'cmap.list': { entries: CmapEntryJson[] };
+  'cmap.track': { trackId: number };
+  'cmap.untrack': { trackId: number; tracked: false };
 }
 
 export interface IpcTopicEventMap {
   totem: TotemEventJson;
+  cpg: CpgEventJson;
+  quorum: QuorumEventJson;
+  cmap: CmapTrackEventJson;
 }
 
 /** A validated request: method and params agree, params are always an object. */
@@ -190,6 +342,55 @@ function onlyMembers(...names: string[]): ParamsCheck {
   };
 }
 
+/** CPG_MAX_NAME_LENGTH in bytes; the text may not be longer in UTF-16 units either. */
+const CPG_GROUP_LENGTH_MAX = 128;
+/** CMAP_KEYNAME_MAXLEN. */
+const CMAP_KEY_LENGTH_MAX = 255;
+const U32_MAX = 0xffffffff;
+const HEX_OR_EMPTY = /^(?:[0-9a-fA-F]{2})*$/;
+
+type Field = (value: unknown, name: string) => string | null;
+
+const isU32: Field = (value, name) =>
+  Number.isInteger(value) && (value as number) >= 0 && (value as number) <= U32_MAX ? null : `params.${name} must be an integer in 0..${U32_MAX}, got ${quote(value)}`;
+
+const isHandle: Field = (value, name) =>
+  Number.isSafeInteger(value) && (value as number) >= 1 ? null : `params.${name} must be a positive integer, got ${quote(value)}`;
+
+const isBool: Field = (value, name) => (typeof value === 'boolean' ? null : `params.${name} must be true or false, got ${quote(value)}`);
+
+function stringOf(max: number, min = 0): Field {
+  return (value, name) => {
+    if (typeof value !== 'string') return `params.${name} must be a string, got ${typeName(value)}`;
+    if (value.length < min || value.length > max) return `params.${name} must have ${min}..${max} characters`;
+    return null;
+  };
+}
+
+const isGroup = stringOf(CPG_GROUP_LENGTH_MAX, 1);
+const isKey = stringOf(CMAP_KEY_LENGTH_MAX, 1);
+
+/** Checks members by name: required ones must be present, optional ones may be absent; nothing else allowed. */
+function fields(required: Record<string, Field>, optional: Record<string, Field> = {}): ParamsCheck {
+  const names = [...Object.keys(required), ...Object.keys(optional)];
+  const extraCheck = onlyMembers(...names);
+  return (params) => {
+    const extra = extraCheck(params);
+    if (extra !== null) return extra;
+    for (const [name, check] of Object.entries(required)) {
+      if (!Object.hasOwn(params, name)) return `params.${name} is required`;
+      const problem = check(params[name], name);
+      if (problem !== null) return problem;
+    }
+    for (const [name, check] of Object.entries(optional)) {
+      if (!Object.hasOwn(params, name)) continue;
+      const problem = check(params[name], name);
+      if (problem !== null) return problem;
+    }
+    return null;
+  };
+}
+
 const paramsChecks: Record<IpcMethod, ParamsCheck> = {
   hello: (params) => {
     const extra = onlyMembers('version', 'client')(params);
@@ -215,6 +416,36 @@ const paramsChecks: Record<IpcMethod, ParamsCheck> = {
   'totem.unsubscribe': onlyMembers(),
   reload: onlyMembers(),
   ping: onlyMembers(),
+  'cpg.subscribe': onlyMembers(),
+  'cpg.unsubscribe': onlyMembers(),
+  'cpg.initialize': fields({}, { pid: isU32 }),
+  'cpg.join': fields({ handle: isHandle, group: isGroup }),
+  'cpg.leave': fields({ handle: isHandle, group: isGroup }),
+  'cpg.mcast': fields({
+    handle: isHandle,
+    group: isGroup,
+    payloadHex: (value, name) => (typeof value === 'string' && HEX_OR_EMPTY.test(value) ? null : `params.${name} must be an even-length hex string`),
+  }),
+  'cpg.finalize': fields({ handle: isHandle }),
+  'cpg.membership': fields({ group: isGroup }),
+  'cpg.groups': onlyMembers(),
+  'quorum.subscribe': onlyMembers(),
+  'quorum.unsubscribe': onlyMembers(),
+  'quorum.status': onlyMembers(),
+  'quorum.setExpected': fields({ votes: isU32 }),
+  'quorum.setVotes': fields({ nodeId: isU32, votes: isU32 }),
+  'cmap.subscribe': onlyMembers(),
+  'cmap.unsubscribe': onlyMembers(),
+  'cmap.get': fields({ key: isKey }),
+  'cmap.set': fields({
+    key: isKey,
+    type: (value, name) => (isCmapValueTypeName(value) ? null : `params.${name} must be a cmap type (int8 .. uint64, float, double, string, binary), got ${quote(value)}`),
+    value: (value, name) => (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) ? null : `params.${name} must be a string or a number, got ${typeName(value)}`),
+  }),
+  'cmap.delete': fields({ key: isKey }),
+  'cmap.list': fields({}, { prefix: stringOf(CMAP_KEY_LENGTH_MAX) }),
+  'cmap.track': fields({ key: stringOf(CMAP_KEY_LENGTH_MAX) }, { prefix: isBool, add: isBool, modify: isBool, delete: isBool }),
+  'cmap.untrack': fields({ trackId: isHandle }),
 };
 
 /**

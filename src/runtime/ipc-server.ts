@@ -564,6 +564,9 @@ class ClientSession {
       case IpcMethods.ping:
         this.respond(request.id, request.method, { pong: true });
         return;
+      default:
+        this.sendError(request.id, IpcErrorCode.unavailable, `${request.method}: this daemon does not serve it`);
+        return;
     }
   }
 

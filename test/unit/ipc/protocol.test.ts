@@ -46,7 +46,22 @@ describe('parseRequestLine: valid requests', () => {
   });
 
   it('knows every method in IpcMethods', () => {
-    const needsParams: Record<string, object> = { hello: { version: 1 }, 'totem.submit': { payloadHex: '00' } };
+    const needsParams: Record<string, object> = {
+      hello: { version: 1 },
+      'totem.submit': { payloadHex: '00' },
+      'cpg.join': { handle: 1, group: 'g' },
+      'cpg.leave': { handle: 1, group: 'g' },
+      'cpg.mcast': { handle: 1, group: 'g', payloadHex: '' },
+      'cpg.finalize': { handle: 1 },
+      'cpg.membership': { group: 'g' },
+      'quorum.setExpected': { votes: 3 },
+      'quorum.setVotes': { nodeId: 1, votes: 1 },
+      'cmap.get': { key: 'totem.token' },
+      'cmap.set': { key: 'test.key', type: 'uint64', value: '18446744073709551615' },
+      'cmap.delete': { key: 'test.key' },
+      'cmap.track': { key: 'runtime.members.', prefix: true, add: true },
+      'cmap.untrack': { trackId: 1 },
+    };
     for (const method of Object.values(IpcMethods)) {
       expect(parseRequestLine(JSON.stringify({ id: 1, method, params: needsParams[method] ?? {} })).ok).toBe(true);
     }
