@@ -13,7 +13,14 @@
 //     must not make the daemon buffer Totem traffic forever; it is disconnected with
 //     a final IPC_SLOW_CONSUMER line, which reaches it if it reads again in time;
 //   - the number of clients is bounded (64): extra connections get
-//     IPC_TOO_MANY_CLIENTS and are closed.
+//     IPC_TOO_MANY_CLIENTS and are closed;
+//   - per connection, CPG handles (16) and cmap tracks (64) are bounded: each costs
+//     daemon state and a stream of pushes (CPG_ERR_TOO_MANY_HANDLES, CMAP_ERR_TOO_MANY_TRACKS).
+// Service state belongs to its connection: handle and track numbers are only valid on the
+// connection that made them, and a connection that ends (for whatever reason) has its
+// tracks and quorum subscription stopped at once and its CPG handles finalized right
+// after (a PROCLEAVE with reason procdown per group, as corosync's cpg_lib_exit_fn) —
+// deferred by a microtask, because the end may come from inside a service callback.
 // Malformed input never throws out of a socket handler: every problem becomes exactly
 // one error line and one count in stats().
 //
@@ -25,12 +32,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { assert } from '../base/assert';
-import type { DaemonApi, TotemEventJson } from '../ipc/daemon-api';
+import { type DaemonApi, type DaemonCpgHandle, DaemonApiError, type TotemEventJson, isDaemonApiError } from '../ipc/daemon-api';
 import {
   type IpcErrorCode as IpcErrorCodeType,
   type IpcMethod,
   type IpcRequest,
   type IpcResultMap,
+  type IpcTopic,
+  type IpcTopicEventMap,
   IpcErrorCode,
   IpcMethods,
   IpcProtocolVersion,
@@ -53,6 +62,8 @@ export const IpcServerDefaults = {
   probeTimeoutMs: 1000,
   /** How long a client being disconnected may take to read its final line. */
   closeGraceMs: 1000,
+  cpgHandlesPerClient: 16,
+  cmapTracksPerClient: 64,
 } as const;
 
 export const IpcServerErrorCode = {
@@ -113,6 +124,8 @@ export interface IpcServerOptions {
   outputBytesMax?: number;
   probeTimeoutMs?: number;
   closeGraceMs?: number;
+  cpgHandlesPerClient?: number;
+  cmapTracksPerClient?: number;
   log?: IpcServerLog;
   /** Called once per accepted client when the server stops serving it. */
   onClientClosed?: (info: IpcClientClosedInfo) => void;
@@ -132,6 +145,9 @@ export interface IpcServerStats {
   /** Accepted clients that are gone, in total and per reason. */
   disconnects: number;
   disconnectsByReason: Record<IpcDisconnectReason, number>;
+  /** CPG handles and cmap tracks the connected clients hold now. */
+  cpgHandles: number;
+  cmapTracks: number;
 }
 
 type Settings = Required<Omit<IpcServerOptions, 'log' | 'onClientClosed' | 'nodeId'>> & { nodeId: number | null };
@@ -158,7 +174,14 @@ export class IpcServer {
     sessionClosed: (session, reason) => this.sessionClosed(session, reason),
     subscribeTotem: (session) => this.subscribeTotem(session),
     unsubscribeTotem: (session) => this.unsubscribeTotem(session),
+    countNotification: () => {
+      this.counters.notifications++;
+    },
+    nextServiceId: () => this.nextServiceId++,
+    warn: (message, meta) => this.log?.warn(message, meta),
   };
+  /** Numbers of CPG handles and cmap tracks: unique per server, valid on their connection only. */
+  private nextServiceId = 1;
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   /** The inode of the socket we bound, so close() never unlinks someone else's. */
   private socketIno: number | null = null;
@@ -185,6 +208,8 @@ export class IpcServer {
       outputBytesMax: options.outputBytesMax ?? IpcServerDefaults.outputBytesMax,
       probeTimeoutMs: options.probeTimeoutMs ?? IpcServerDefaults.probeTimeoutMs,
       closeGraceMs: options.closeGraceMs ?? IpcServerDefaults.closeGraceMs,
+      cpgHandlesPerClient: options.cpgHandlesPerClient ?? IpcServerDefaults.cpgHandlesPerClient,
+      cmapTracksPerClient: options.cmapTracksPerClient ?? IpcServerDefaults.cmapTracksPerClient,
     };
     this.log = options.log ?? null;
     this.onClientClosed = options.onClientClosed ?? null;
@@ -252,6 +277,8 @@ export class IpcServer {
       errors: { ...c.errors },
       disconnects: c.disconnects,
       disconnectsByReason: { ...c.disconnectsByReason },
+      cpgHandles: [...this.sessions].reduce((n, session) => n + session.cpgHandleCount, 0),
+      cmapTracks: [...this.sessions].reduce((n, session) => n + session.cmapTrackCount, 0),
     };
   }
 
@@ -262,6 +289,7 @@ export class IpcServer {
   private sessionClosed(session: ClientSession, reason: IpcDisconnectReason): void {
     if (!this.sessions.delete(session)) return;
     this.unsubscribeTotem(session);
+    session.releaseServices();
     this.counters.disconnects++;
     this.counters.disconnectsByReason[reason]++;
     if (reason !== IpcDisconnectReason.client && reason !== IpcDisconnectReason.serverClose) {
@@ -382,6 +410,9 @@ interface SessionHost {
   sessionClosed(session: ClientSession, reason: IpcDisconnectReason): void;
   subscribeTotem(session: ClientSession): void;
   unsubscribeTotem(session: ClientSession): void;
+  countNotification(): void;
+  nextServiceId(): number;
+  warn(message: string, meta?: Record<string, unknown>): void;
 }
 
 /** One accepted connection: input framing, hello state, request dispatch, bounded output. */
@@ -401,6 +432,13 @@ class ClientSession {
   /** No more input is processed and no more output is queued. */
   private ended = false;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** Topics whose pushes this connection asked for (totem is the server's business). */
+  private readonly topics = new Set<IpcTopic>();
+  private readonly cpgHandles = new Map<number, DaemonCpgHandle>();
+  /** Track id -> stop function. */
+  private readonly cmapTracks = new Map<number, () => void>();
+  private quorumUnsubscribe: (() => void) | null = null;
+  private released = false;
 
   constructor(id: number, socket: net.Socket, server: SessionHost, settings: Settings) {
     this.id = id;
@@ -439,6 +477,44 @@ class ClientSession {
     this.queue.push(line);
     this.queuedBytes += bytes;
     return true;
+  }
+
+  get cpgHandleCount(): number {
+    return this.cpgHandles.size;
+  }
+
+  get cmapTrackCount(): number {
+    return this.cmapTracks.size;
+  }
+
+  /**
+   * The connection is gone: stop its tracks and quorum subscription now, finalize its
+   * CPG handles after the current call stack (see the file header). Idempotent.
+   */
+  releaseServices(): void {
+    if (this.released) return;
+    this.released = true;
+    this.topics.clear();
+    const tracks = [...this.cmapTracks.values()];
+    this.cmapTracks.clear();
+    for (const stop of tracks) this.safely('stop a cmap track', stop);
+    const unsubscribe = this.quorumUnsubscribe;
+    this.quorumUnsubscribe = null;
+    if (unsubscribe !== null) this.safely('stop a quorum subscription', unsubscribe);
+    const handles = [...this.cpgHandles.values()];
+    this.cpgHandles.clear();
+    if (handles.length === 0) return;
+    queueMicrotask(() => {
+      for (const handle of handles) this.safely('finalize a CPG handle', () => handle.finalize());
+    });
+  }
+
+  private safely(what: string, action: () => void): void {
+    try {
+      action();
+    } catch (e) {
+      this.server.warn(`ipc: cannot ${what} of a closed connection`, { client: this.id, error: errorMessage(e) });
+    }
   }
 
   /**
@@ -525,7 +601,8 @@ class ClientSession {
     try {
       this.dispatch(request);
     } catch (e) {
-      this.sendError(request.id, IpcErrorCode.internal, `${request.method} failed: ${errorMessage(e)}`);
+      if (isDaemonApiError(e)) this.sendError(request.id, e.code as IpcErrorCodeType, e.message);
+      else this.sendError(request.id, IpcErrorCode.internal, `${request.method} failed: ${errorMessage(e)}`);
     }
   }
 
@@ -565,9 +642,151 @@ class ClientSession {
         this.respond(request.id, request.method, { pong: true });
         return;
       default:
-        this.sendError(request.id, IpcErrorCode.unavailable, `${request.method}: this daemon does not serve it`);
+        this.dispatchService(request);
         return;
     }
+  }
+
+  /** The service methods (cpg.*, quorum.*, cmap.*); DaemonApiErrors become typed error lines. */
+  private dispatchService(request: IpcRequest): void {
+    const services = this.settings.api.services;
+    if (services === undefined) throw new DaemonApiError(IpcErrorCode.unavailable, `${request.method}: this daemon runs no services`);
+    switch (request.method) {
+      case IpcMethods.cpgSubscribe:
+        this.topics.add(IpcTopics.cpg);
+        this.respond(request.id, request.method, { topic: IpcTopics.cpg, subscribed: true });
+        return;
+      case IpcMethods.cpgUnsubscribe:
+        this.topics.delete(IpcTopics.cpg);
+        this.respond(request.id, request.method, { topic: IpcTopics.cpg, subscribed: false });
+        return;
+      case IpcMethods.cpgInitialize: {
+        if (this.cpgHandles.size >= this.settings.cpgHandlesPerClient) {
+          throw new DaemonApiError(IpcErrorCode.cpgTooManyHandles, `a connection may hold at most ${this.settings.cpgHandlesPerClient} CPG handles`);
+        }
+        const id = this.server.nextServiceId();
+        const options = request.params.pid === undefined ? {} : { pid: request.params.pid };
+        const handle = services.cpgInitialize(options, (event) => {
+          if (this.topics.has(IpcTopics.cpg)) this.push(IpcTopics.cpg, { handle: id, ...event });
+        });
+        this.cpgHandles.set(id, handle);
+        this.respond(request.id, request.method, { handle: id, pid: handle.pid, nodeId: this.settings.nodeId ?? this.settings.api.status().nodeId });
+        return;
+      }
+      case IpcMethods.cpgJoin:
+        this.respond(request.id, request.method, { result: this.cpgHandle(request.params.handle).join(request.params.group) });
+        return;
+      case IpcMethods.cpgLeave:
+        this.respond(request.id, request.method, { result: this.cpgHandle(request.params.handle).leave(request.params.group) });
+        return;
+      case IpcMethods.cpgMcast: {
+        const handle = this.cpgHandle(request.params.handle);
+        const payload = new Uint8Array(Buffer.from(request.params.payloadHex, 'hex'));
+        this.respond(request.id, request.method, { result: handle.mcast(request.params.group, payload) });
+        return;
+      }
+      case IpcMethods.cpgFinalize: {
+        const handle = this.cpgHandle(request.params.handle);
+        this.cpgHandles.delete(request.params.handle);
+        handle.finalize();
+        this.respond(request.id, request.method, { handle: request.params.handle, finalized: true });
+        return;
+      }
+      case IpcMethods.cpgMembership:
+        this.respond(request.id, request.method, { group: request.params.group, members: services.cpgMembership(request.params.group) });
+        return;
+      case IpcMethods.cpgGroups:
+        this.respond(request.id, request.method, { groups: services.cpgGroups() });
+        return;
+      case IpcMethods.quorumSubscribe:
+        // The answer first, then the current state as the first push.
+        this.respond(request.id, request.method, { topic: IpcTopics.quorum, subscribed: true });
+        this.quorumUnsubscribe ??= services.subscribeQuorum((event) => this.push(IpcTopics.quorum, event));
+        return;
+      case IpcMethods.quorumUnsubscribe: {
+        const unsubscribe = this.quorumUnsubscribe;
+        this.quorumUnsubscribe = null;
+        unsubscribe?.();
+        this.respond(request.id, request.method, { topic: IpcTopics.quorum, subscribed: false });
+        return;
+      }
+      case IpcMethods.quorumStatus:
+        this.respond(request.id, request.method, services.quorumStatus());
+        return;
+      case IpcMethods.quorumSetExpected:
+        services.quorumSetExpected(request.params.votes);
+        this.respond(request.id, request.method, { result: 'ok' });
+        return;
+      case IpcMethods.quorumSetVotes:
+        services.quorumSetVotes(request.params.nodeId, request.params.votes);
+        this.respond(request.id, request.method, { result: 'ok' });
+        return;
+      case IpcMethods.cmapSubscribe:
+        this.topics.add(IpcTopics.cmap);
+        this.respond(request.id, request.method, { topic: IpcTopics.cmap, subscribed: true });
+        return;
+      case IpcMethods.cmapUnsubscribe:
+        this.topics.delete(IpcTopics.cmap);
+        this.respond(request.id, request.method, { topic: IpcTopics.cmap, subscribed: false });
+        return;
+      case IpcMethods.cmapGet:
+        this.respond(request.id, request.method, services.cmapGet(request.params.key));
+        return;
+      case IpcMethods.cmapSet:
+        this.respond(request.id, request.method, services.cmapSet(request.params.key, request.params.type, request.params.value));
+        return;
+      case IpcMethods.cmapDelete:
+        services.cmapDelete(request.params.key);
+        this.respond(request.id, request.method, { key: request.params.key, deleted: true });
+        return;
+      case IpcMethods.cmapList:
+        this.respond(request.id, request.method, { entries: services.cmapList(request.params.prefix ?? '') });
+        return;
+      case IpcMethods.cmapTrack: {
+        if (this.cmapTracks.size >= this.settings.cmapTracksPerClient) {
+          throw new DaemonApiError(IpcErrorCode.cmapTooManyTracks, `a connection may hold at most ${this.settings.cmapTracksPerClient} cmap tracks`);
+        }
+        const p = request.params;
+        const id = this.server.nextServiceId();
+        const flags = { prefix: p.prefix ?? false, add: p.add ?? false, modify: p.modify ?? false, delete: p.delete ?? false };
+        const stop = services.cmapTrack(p.key, flags, (event) => {
+          if (this.topics.has(IpcTopics.cmap)) this.push(IpcTopics.cmap, { trackId: id, ...event });
+        });
+        this.cmapTracks.set(id, stop);
+        this.respond(request.id, request.method, { trackId: id });
+        return;
+      }
+      case IpcMethods.cmapUntrack: {
+        const stop = this.cmapTracks.get(request.params.trackId);
+        if (stop === undefined) throw new DaemonApiError(IpcErrorCode.cmapBadHandle, `no cmap track ${request.params.trackId} on this connection`);
+        this.cmapTracks.delete(request.params.trackId);
+        stop();
+        this.respond(request.id, request.method, { trackId: request.params.trackId, tracked: false });
+        return;
+      }
+      default:
+        throw new DaemonApiError(IpcErrorCode.unavailable, `${request.method}: this daemon does not serve it`);
+    }
+  }
+
+  private cpgHandle(id: number): DaemonCpgHandle {
+    const handle = this.cpgHandles.get(id);
+    if (handle === undefined) throw new DaemonApiError(IpcErrorCode.cpgBadHandle, `no CPG handle ${id} on this connection`);
+    return handle;
+  }
+
+  /** A push of a service topic; called from inside the daemon, so it never throws. */
+  private push<T extends IpcTopic>(topic: T, event: IpcTopicEventMap[T]): void {
+    if (this.ended) return;
+    let line: string;
+    try {
+      line = encodeNotify(topic, event);
+    } catch (e) {
+      this.server.countError(IpcErrorCode.internal);
+      this.server.warn(`ipc: cannot encode a ${topic} event`, { error: errorMessage(e) });
+      return;
+    }
+    if (this.send(line)) this.server.countNotification();
   }
 
   private respond<M extends IpcMethod>(id: number, method: M, result: IpcResultMap[M]): void {

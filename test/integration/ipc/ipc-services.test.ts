@@ -1,0 +1,242 @@
+// Goal: the IPC server's service methods keep their state per connection and bounded:
+// CPG handles and cmap tracks are only usable on the connection that made them, their
+// number per connection is limited (CPG_ERR_TOO_MANY_HANDLES, CMAP_ERR_TOO_MANY_TRACKS),
+// pushes reach a connection only after `<topic>.subscribe`, typed service failures come
+// back as typed error lines, and a connection that ends has its tracks and quorum
+// subscription stopped and its CPG handles finalized. Without services every service
+// method answers IPC_UNAVAILABLE.
+// Method: a real IpcServer on a temp socket with FakeDaemonApi plus a scripted fake
+// DaemonServicesApi; raw NDJSON lines through LineClient.
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  type CmapEntryJson,
+  type CmapTrackEventJson,
+  type CmapTrackFlagsJson,
+  type CpgHandleEventJson,
+  type DaemonCpgHandle,
+  type DaemonServicesApi,
+  type QuorumEventJson,
+  type QuorumStatusJson,
+  DaemonApiError,
+} from '../../../src/ipc/daemon-api';
+import { IpcErrorCode } from '../../../src/ipc/protocol';
+import { IpcServer } from '../../../src/runtime/ipc-server';
+import { FakeDaemonApi, LineClient, makeTempDir, within } from './ipc-test-kit';
+
+interface FakeHandle {
+  readonly pid: number;
+  readonly listener: (event: CpgHandleEventJson) => void;
+  readonly calls: string[];
+  finalized: boolean;
+}
+
+class FakeServices implements DaemonServicesApi {
+  readonly handles: FakeHandle[] = [];
+  joinResult: ReturnType<DaemonCpgHandle['join']> = 'queued';
+  readonly quorumListeners = new Set<(event: QuorumEventJson) => void>();
+  readonly tracks: Array<{ key: string; flags: CmapTrackFlagsJson; listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void; stopped: boolean }> = [];
+  private nextPid = 100;
+
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle {
+    const handle: FakeHandle = { pid: options.pid ?? this.nextPid++, listener, calls: [], finalized: false };
+    this.handles.push(handle);
+    return {
+      pid: handle.pid,
+      join: (group) => {
+        handle.calls.push(`join ${group}`);
+        return this.joinResult;
+      },
+      leave: (group) => {
+        handle.calls.push(`leave ${group}`);
+        return 'queued';
+      },
+      mcast: (group, payload) => {
+        handle.calls.push(`mcast ${group} ${Buffer.from(payload).toString('hex')}`);
+        return 'try-again';
+      },
+      finalize: () => {
+        handle.finalized = true;
+      },
+    };
+  }
+
+  cpgMembership(): Array<{ nodeId: number; pid: number }> {
+    return [{ nodeId: 1, pid: 100 }];
+  }
+
+  cpgGroups(): Array<{ group: string; members: Array<{ nodeId: number; pid: number }> }> {
+    return [{ group: 'g', members: [{ nodeId: 1, pid: 100 }] }];
+  }
+
+  quorumStatus(): QuorumStatusJson {
+    return { provider: null, quorate: true, nodeId: 1, ringId: { rep: 1, seq: '4' }, expectedVotes: 0, highestExpected: 0, totalVotes: 0, quorum: 0, flags: [], members: [] };
+  }
+
+  quorumSetExpected(votes: number): void {
+    throw new DaemonApiError(IpcErrorCode.quorumInvalidParam, `votequorum refused expected votes ${votes}`);
+  }
+
+  quorumSetVotes(): void {
+    throw new DaemonApiError(IpcErrorCode.unavailable, 'no quorum provider');
+  }
+
+  subscribeQuorum(listener: (event: QuorumEventJson) => void): () => void {
+    this.quorumListeners.add(listener);
+    listener({ quorate: true, ringId: { rep: 1, seq: '4' }, members: [1, 2] });
+    return () => this.quorumListeners.delete(listener);
+  }
+
+  cmapGet(key: string): CmapEntryJson {
+    if (key !== 'totem.token') throw new DaemonApiError(IpcErrorCode.cmapNotExist, `${key} does not exist`);
+    return { key, type: 'uint32', value: 3000 };
+  }
+
+  cmapSet(key: string, type: CmapEntryJson['type'], value: number | string): CmapEntryJson {
+    return { key, type, value };
+  }
+
+  cmapDelete(): void {
+    throw new DaemonApiError(IpcErrorCode.cmapReadOnly, 'read-only');
+  }
+
+  cmapList(prefix: string): CmapEntryJson[] {
+    return [{ key: `${prefix}x`, type: 'string', value: 'y' }];
+  }
+
+  cmapTrack(key: string, flags: CmapTrackFlagsJson, listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void): () => void {
+    const track = { key, flags, listener, stopped: false };
+    this.tracks.push(track);
+    return () => {
+      track.stopped = true;
+    };
+  }
+}
+
+let dir: string;
+let socketPath: string;
+let api: FakeDaemonApi & { services?: DaemonServicesApi };
+let services: FakeServices;
+const servers: IpcServer[] = [];
+const clients: LineClient[] = [];
+
+async function startServer(withServices = true): Promise<IpcServer> {
+  if (withServices) Object.assign(api, { services });
+  const server = new IpcServer({ socketPath, api, nodeId: 1, cpgHandlesPerClient: 2, cmapTracksPerClient: 2 });
+  servers.push(server);
+  await server.listen();
+  return server;
+}
+
+async function connect(): Promise<LineClient> {
+  const client = await LineClient.connect(socketPath);
+  clients.push(client);
+  await client.hello();
+  return client;
+}
+
+async function call(client: LineClient, id: number, method: string, params?: object): Promise<Record<string, unknown>> {
+  client.send(params === undefined ? { id, method } : { id, method, params });
+  return client.next();
+}
+
+beforeEach(() => {
+  dir = makeTempDir('carillon-ipcs-');
+  socketPath = path.join(dir, 'carillon.sock');
+  api = new FakeDaemonApi();
+  services = new FakeServices();
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await within(Promise.all(servers.splice(0).map((s) => s.close())), 5000, 'the servers to close');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('IpcServer: service methods', () => {
+  it('answers every service method with IPC_UNAVAILABLE when the daemon runs no services', async () => {
+    await startServer(false);
+    const client = await connect();
+    for (const [i, [method, params]] of ([['cpg.initialize', {}], ['quorum.status', {}], ['cmap.get', { key: 'totem.token' }], ['cpg.subscribe', {}]] as const).entries()) {
+      expect(await call(client, i + 1, method, params)).toEqual({ id: i + 1, error: { code: IpcErrorCode.unavailable, message: expect.any(String) } });
+    }
+  });
+
+  it('cpg: handles per connection, bounded; pushes only after cpg.subscribe; bad handles are typed errors', async () => {
+    const server = await startServer();
+    const a = await connect();
+    const b = await connect();
+    expect(await call(a, 1, 'cpg.initialize', { pid: 4242 })).toEqual({ id: 1, result: { handle: expect.any(Number), pid: 4242, nodeId: 1 } });
+    const first = services.handles[0] as FakeHandle;
+    const handle = ((await call(a, 2, 'cpg.initialize')) as { result: { handle: number } }).result.handle;
+    expect(await call(a, 3, 'cpg.initialize')).toEqual({ id: 3, error: { code: IpcErrorCode.cpgTooManyHandles, message: expect.stringContaining('at most 2') } });
+    expect(await call(a, 4, 'cpg.join', { handle, group: 'asterisk' })).toEqual({ id: 4, result: { result: 'queued' } });
+    services.joinResult = 'exists';
+    expect(await call(a, 5, 'cpg.join', { handle, group: 'asterisk' })).toEqual({ id: 5, result: { result: 'exists' } });
+    expect(await call(a, 6, 'cpg.mcast', { handle, group: 'asterisk', payloadHex: '' })).toEqual({ id: 6, result: { result: 'try-again' } });
+    expect(services.handles[1]?.calls).toEqual(['join asterisk', 'join asterisk', 'mcast asterisk ']);
+    // Another connection cannot use it.
+    expect(await call(b, 1, 'cpg.leave', { handle, group: 'asterisk' })).toEqual({ id: 1, error: { code: IpcErrorCode.cpgBadHandle, message: expect.any(String) } });
+    expect(await call(b, 2, 'cpg.membership', { group: 'g' })).toEqual({ id: 2, result: { group: 'g', members: [{ nodeId: 1, pid: 100 }] } });
+
+    // Not subscribed: the event is dropped; subscribed: pushed with the handle number.
+    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '00' });
+    expect(await call(a, 7, 'cpg.subscribe')).toEqual({ id: 7, result: { topic: 'cpg', subscribed: true } });
+    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '01' });
+    const firstHandle = handle - 1;
+    expect(await a.next()).toEqual({ method: 'notify', params: { topic: 'cpg', event: { handle: firstHandle, event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '01' } } });
+
+    expect(await call(a, 8, 'cpg.finalize', { handle })).toEqual({ id: 8, result: { handle, finalized: true } });
+    expect(services.handles[1]?.finalized).toBe(true);
+    expect(await call(a, 9, 'cpg.join', { handle, group: 'asterisk' })).toEqual({ id: 9, error: { code: IpcErrorCode.cpgBadHandle, message: expect.any(String) } });
+    expect(server.stats().cpgHandles).toBe(1);
+
+    // The connection ends: its remaining handle is finalized.
+    a.close();
+    await within(a.ended, 2000, 'the client to close');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(first.finalized).toBe(true);
+    expect(server.stats().cpgHandles).toBe(0);
+  });
+
+  it('quorum: subscribe answers first, then pushes the current state; typed errors pass through', async () => {
+    await startServer();
+    const client = await connect();
+    expect(await call(client, 1, 'quorum.subscribe')).toEqual({ id: 1, result: { topic: 'quorum', subscribed: true } });
+    expect(await client.next()).toEqual({ method: 'notify', params: { topic: 'quorum', event: { quorate: true, ringId: { rep: 1, seq: '4' }, members: [1, 2] } } });
+    expect(await call(client, 2, 'quorum.setExpected', { votes: 1 })).toEqual({ id: 2, error: { code: IpcErrorCode.quorumInvalidParam, message: 'votequorum refused expected votes 1' } });
+    expect(await call(client, 3, 'quorum.status')).toMatchObject({ id: 3, result: { quorate: true, provider: null } });
+    expect(await call(client, 4, 'quorum.unsubscribe')).toEqual({ id: 4, result: { topic: 'quorum', subscribed: false } });
+    expect(services.quorumListeners.size).toBe(0);
+  });
+
+  it('cmap: typed errors, tracks bounded per connection, pushes after cmap.subscribe, tracks stop with the connection', async () => {
+    await startServer();
+    const client = await connect();
+    expect(await call(client, 1, 'cmap.get', { key: 'totem.token' })).toEqual({ id: 1, result: { key: 'totem.token', type: 'uint32', value: 3000 } });
+    expect(await call(client, 2, 'cmap.get', { key: 'nope.key' })).toEqual({ id: 2, error: { code: IpcErrorCode.cmapNotExist, message: 'nope.key does not exist' } });
+    expect(await call(client, 3, 'cmap.delete', { key: 'totem.token' })).toEqual({ id: 3, error: { code: IpcErrorCode.cmapReadOnly, message: 'read-only' } });
+    expect(await call(client, 4, 'cmap.list')).toEqual({ id: 4, result: { entries: [{ key: 'x', type: 'string', value: 'y' }] } });
+    const t1 = ((await call(client, 5, 'cmap.track', { key: 'runtime.members.', prefix: true, add: true })) as { result: { trackId: number } }).result.trackId;
+    expect(services.tracks[0]?.flags).toEqual({ prefix: true, add: true, modify: false, delete: false });
+    expect(await call(client, 6, 'cmap.track', { key: 'a.b' })).toMatchObject({ id: 6, result: { trackId: expect.any(Number) } });
+    expect(await call(client, 7, 'cmap.track', { key: 'a.c' })).toEqual({ id: 7, error: { code: IpcErrorCode.cmapTooManyTracks, message: expect.any(String) } });
+    expect(await call(client, 8, 'cmap.untrack', { trackId: 999 })).toEqual({ id: 8, error: { code: IpcErrorCode.cmapBadHandle, message: expect.any(String) } });
+
+    services.tracks[0]?.listener({ type: 'add', key: 'runtime.members.9.ip', newValue: { type: 'string', value: 'r(0) ip(10.0.0.9) ' }, oldValue: null });
+    expect(await call(client, 9, 'cmap.subscribe')).toEqual({ id: 9, result: { topic: 'cmap', subscribed: true } });
+    services.tracks[0]?.listener({ type: 'modify', key: 'runtime.members.9.status', newValue: { type: 'string', value: 'left' }, oldValue: { type: 'string', value: 'joined' } });
+    expect(await client.next()).toEqual({
+      method: 'notify',
+      params: { topic: 'cmap', event: { trackId: t1, type: 'modify', key: 'runtime.members.9.status', newValue: { type: 'string', value: 'left' }, oldValue: { type: 'string', value: 'joined' } } },
+    });
+    expect(await call(client, 10, 'cmap.untrack', { trackId: t1 })).toEqual({ id: 10, result: { trackId: t1, tracked: false } });
+    expect(services.tracks.map((t) => t.stopped)).toEqual([true, false]);
+    client.close();
+    await within(client.ended, 2000, 'the client to close');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(services.tracks.map((t) => t.stopped)).toEqual([true, true]);
+  });
+});
