@@ -48,7 +48,10 @@ export interface DaemonApi {
   status(): DaemonStatus;
   /** Test hook: submit a raw Totem payload (bytes) as this node; 'full' = backpressure. */
   totemSubmit(payload: Uint8Array): 'queued' | 'full';
-  /** Subscribe to Totem deliveries and configuration changes; returns an unsubscribe function. */
+  /**
+   * Subscribe to Totem deliveries and configuration changes; returns an unsubscribe
+   * function. A daemon with services leaves their traffic (totempg packets) out.
+   */
   subscribeTotem(listener: (event: TotemEventJson) => void): () => void;
   /** SIGHUP equivalent. */
   reload(): Promise<{ reloaded: string[]; needsRestart: string[] }>;

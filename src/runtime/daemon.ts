@@ -1,21 +1,28 @@
 // carillond's composition root (architecture.md §2.2, §2.8, §3.3): loads and validates the
 // configuration, finds which nodelist entry this host is, opens the ring-id store, the
 // transport (udpu or udp, optionally wrapped in AES-256-GCM) and the IPC socket, runs the
-// Totem core through the Driver, and handles signals: SIGTERM/SIGINT leave the ring in
-// order (a LEAVE join, so the others reform without waiting for a token timeout), SIGHUP
-// reloads what can be reloaded.
+// Totem core through the Driver with the services above it (cmap, cfg, cpg, quorum,
+// votequorum: daemon-services.ts), and handles signals: SIGTERM/SIGINT leave the ring in
+// order (every CPG process leaves first with reason procdown, as corosync's service
+// unlink does; then a LEAVE join, so the others reform without waiting for a token
+// timeout), SIGHUP reloads what can be reloaded. A cfg KILLNODE naming this node
+// (corosync-cfgtool -k) ends the daemon at once with status 255, as corosync's
+// exit(-1): no LEAVE, the others see a failed node.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Prng } from '../base/prng';
+import { parseCorosyncConf, type ConfDocument } from '../config/corosync-conf';
 import { checkRunnable, loadCarillonConfig, type CarillonConfig } from '../config/load';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import type { DaemonApi, DaemonStatus, NodeEntry, TotemEventJson } from '../ipc/daemon-api';
 import { toTotemConfig } from '../totem/config';
+import { decodePgPacket } from '../totem/pg/packet';
 import { TotemNode } from '../totem/srp/totem-node';
 import type { TotemEvent } from '../totem/srp/types';
 import { readAuthkey } from './authkey';
+import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
@@ -27,7 +34,12 @@ import type { Transport, TransportLogger } from './transport/transport';
 import { UdpTransport } from './transport/udp-transport';
 import { UdpuTransport } from './transport/udpu-transport';
 
-export const DaemonExit = { ok: 0, failure: 1, usage: 2, config: 78 } as const;
+export const DaemonExit = { ok: 0, failure: 1, usage: 2, config: 78, killed: 255 } as const;
+
+/** How often stats.* in cmap are refreshed. */
+const STATS_INTERVAL_MS = 1000;
+/** Longest wait on SIGTERM for our CPG processes' PROCLEAVEs to be delivered before the LEAVE. */
+const CPG_LEAVE_WAIT_MAX_MS = 1500;
 
 export class DaemonStartError extends Error {
   readonly code: string;
@@ -44,6 +56,8 @@ export class DaemonStartError extends Error {
 export interface LoadedConfig {
   readonly config: CarillonConfig;
   readonly warnings: readonly Diagnostic[];
+  /** The parsed file (cmap holds its keys as coroparse would). */
+  readonly document: ConfDocument;
 }
 
 /** Reads and validates a config file; throws DaemonStartError (exit 78) listing every error. */
@@ -61,7 +75,7 @@ export function loadDaemonConfig(file: string, localNodeId?: number): LoadedConf
   if (result.config === null || errors.length > 0) {
     throw new DaemonStartError('CONFIG_INVALID', diagnostics.map(formatDiagnostic).join('\n'), DaemonExit.config);
   }
-  return { config: result.config, warnings: diagnostics.filter((d) => d.severity === 'warning') };
+  return { config: result.config, warnings: diagnostics.filter((d) => d.severity === 'warning'), document: parseCorosyncConf(text, file).document };
 }
 
 /** Which nodelist entry is this host: configured, or the one whose address is local. */
@@ -122,6 +136,8 @@ export interface DaemonOptions {
   readonly localNodeId?: number;
   /** Replaces the logger built from logging { } (tests). */
   readonly logger?: Logger;
+  /** Ends the process after a fatal event (KILLNODE); default process.exit(code). */
+  readonly exit?: (code: number) => void;
 }
 
 /** A running carillond. `Daemon.start()` builds it; `stop()` leaves the ring and closes. */
@@ -139,10 +155,13 @@ export class Daemon implements DaemonApi {
   private readonly driver: Driver;
   private readonly transport: Transport;
   private readonly ipc: IpcServer;
+  readonly services: DaemonServices;
+  private readonly statsTimer: NodeJS.Timeout;
+  private fatal = false;
 
   private constructor(parts: {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
-    netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer;
+    netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices;
   }) {
     this.configFile = parts.configFile;
     this.config = parts.config;
@@ -153,10 +172,13 @@ export class Daemon implements DaemonApi {
     this.driver = parts.driver;
     this.transport = parts.transport;
     this.ipc = parts.ipc;
+    this.services = parts.services;
+    this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
+    this.statsTimer.unref();
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
-    const { config, warnings } = loadDaemonConfig(options.configFile, options.localNodeId);
+    const { config, warnings, document } = loadDaemonConfig(options.configFile, options.localNodeId);
     const nodeId = findLocalNodeId(config);
     const logger = options.logger ?? createLogger(config.logging, { nodeId });
     for (const warning of warnings) logger.log('warning', 'MAIN', formatDiagnostic(warning));
@@ -170,8 +192,14 @@ export class Daemon implements DaemonApi {
       nodeId, nodelist: config.nodelist.map((n) => n.nodeid), config: totemConfig, restoredRingSeq, prng: new Prng(nodeId ^ Date.now()),
       trace: totemTraceLogger(logger, config.totemMs),
     });
-    const driver = new Driver({ nodeId, node, transport, ringIdStore, logger, tickMs: config.carillon.tickMs, autoTransAck: true });
     let daemon: Daemon | null = null;
+    let driver: Driver | null = null;
+    const services = new DaemonServices({
+      config, document, nodeId, node, netMtu: totemConfig.netMtu, tickMs: config.carillon.tickMs, logger,
+      flush: () => driver?.flush(),
+      onKill: (reason, from) => (daemon as Daemon).killed(reason, from, options.exit ?? ((code) => process.exit(code))),
+    });
+    driver = new Driver({ nodeId, node, transport, ringIdStore, logger, tickMs: config.carillon.tickMs, services: services.host });
     const ipc = new IpcServer({
       socketPath: config.carillon.ipcSocket,
       nodeId,
@@ -180,13 +208,14 @@ export class Daemon implements DaemonApi {
         totemSubmit: (payload) => (daemon as Daemon).totemSubmit(payload),
         subscribeTotem: (listener) => (daemon as Daemon).subscribeTotem(listener),
         reload: () => (daemon as Daemon).reload(),
+        services,
       },
       log: {
         info: (message, meta) => logger.log('info', 'IPC', message, meta),
         warn: (message, meta) => logger.log('warning', 'IPC', message, meta),
       },
     });
-    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc });
+    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services });
     try {
       await transport.start();
       await ipc.listen();
@@ -195,7 +224,10 @@ export class Daemon implements DaemonApi {
       throw error;
     }
     logger.log('notice', 'MAIN', `carillond ${daemon.version} starting: nodeid ${nodeId}, ${config.totem.transport}${config.totem.crypto.enabled ? ' with AES-256-GCM' : ''}, ring seq ${restoredRingSeq} restored, IPC at ${config.carillon.ipcSocket}`);
+    const names = services.host.status().services.map((s) => `${s.name} (${s.id})`).join(', ');
+    logger.log('info', 'SERV', `Service engines loaded: ${names}; quorum provider: ${config.quorum === null ? 'none' : config.quorum.provider}`);
     driver.start();
+    daemon.publishStats();
     return daemon;
   }
 
@@ -209,6 +241,7 @@ export class Daemon implements DaemonApi {
     flattenCounters(stats, 'srp', totem.stats);
     flattenCounters(stats, 'driver', this.driver.stats);
     flattenCounters(stats, 'transport', this.transport.stats());
+    flattenCounters(stats, 'services', this.services.host.status().counters);
     return {
       nodeId: this.nodeId,
       clusterName: this.config.totem.clusterName ?? '',
@@ -221,7 +254,8 @@ export class Daemon implements DaemonApi {
         ...entry(n.nodeid),
         status: n.nodeid === this.nodeId ? 'localhost' : totem.members.includes(n.nodeid) ? 'connected' : 'disconnected',
       })),
-      quorate: null,
+      quorate: this.services.isQuorate(),
+      syncing: this.services.isSyncing(),
       uptimeSec: Math.floor((performance.now() - this.startedAtMs) / 1000),
       version: this.version,
       stats,
@@ -234,8 +268,17 @@ export class Daemon implements DaemonApi {
     return this.driver.submit(payload);
   }
 
+  /**
+   * The raw Totem test hook: every configuration change, and the deliveries that are not
+   * totempg packets (what totem.submit injected). The services' own traffic — valid
+   * totempg packets — is left out: it is theirs, and it would interleave with a test's
+   * messages whenever a sync runs.
+   */
   subscribeTotem(listener: (event: TotemEventJson) => void): () => void {
-    return this.driver.onEvent((event) => listener(toEventJson(event)));
+    return this.driver.onEvent((event) => {
+      if (event.kind === 'deliver' && decodePgPacket(event.payload).ok) return;
+      listener(toEventJson(event));
+    });
   }
 
   /** SIGHUP: re-validate the file; Totem and transport settings need a restart to change. */
@@ -259,19 +302,67 @@ export class Daemon implements DaemonApi {
     return Promise.resolve({ reloaded, needsRestart });
   }
 
-  /** Orderly shutdown: LEAVE, give the datagrams a moment to go out, close everything. */
+  /** stats.srp.*, stats.pg.*, stats.ipcs.global.* in cmap (every STATS_INTERVAL_MS). */
+  publishStats(): void {
+    if (this.stopping !== null || this.fatal) return;
+    const ipc = this.ipc.stats();
+    this.services.publishStats({ active: ipc.clients, closed: ipc.disconnects });
+  }
+
+  /**
+   * Orderly shutdown, in corosync's order: IPC connections end and every CPG process
+   * leaves its groups (PROCLEAVE, reason procdown) — we wait, bounded, until those are
+   * delivered, so the others see the processes leave before the node does — then the
+   * LEAVE, a moment for the datagrams to go out, and everything closes.
+   */
   stop(reason = 'shutdown requested'): Promise<void> {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
       this.logger.log('notice', 'MAIN', `${reason}: leaving the ring`);
+      clearInterval(this.statsTimer);
+      // Ends every connection now; their CPG handles are finalized right after.
+      const ipcClosed = this.ipc.close().catch(() => undefined);
+      await Promise.resolve();
+      this.services.shutdown();
+      await this.waitForCpgLeaves();
       this.driver.leave();
       await new Promise((resolve) => setTimeout(resolve, 20));
-      await this.ipc.close().catch(() => undefined);
+      await ipcClosed;
       await this.transport.close().catch(() => undefined);
       this.logger.log('notice', 'MAIN', 'carillond stopped');
       await this.logger.close();
     })();
     return this.stopping;
+  }
+
+  /** Until no local CPG process is left in any group (our PROCLEAVEs were delivered), bounded. */
+  private async waitForCpgLeaves(): Promise<void> {
+    const count = this.services.localProcessCount();
+    if (count === 0) return;
+    const waitMs = Math.min(CPG_LEAVE_WAIT_MAX_MS, 2 * this.config.totemMs.token + 200);
+    const deadline = performance.now() + waitMs;
+    while (this.services.localProcessCount() > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const left = this.services.localProcessCount();
+    if (left > 0) this.logger.log('warning', 'CPG', `${left} of ${count} local CPG process(es) were not seen leaving within ${waitMs} ms; leaving the ring anyway`);
+    else this.logger.log('debug', 'CPG', `${count} local CPG process(es) left their groups`);
+  }
+
+  /**
+   * cfg KILLNODE for this node (corosync-cfgtool -k): corosync_fatal_error(-1), i.e. exit
+   * status 255 at once, without leaving the ring. Totem stops here; the process ends
+   * once the log is flushed (bounded).
+   */
+  killed(reason: string, fromNodeId: number, exit: (code: number) => void): void {
+    if (this.fatal) return;
+    this.fatal = true;
+    clearInterval(this.statsTimer);
+    this.driver.stop();
+    this.logger.log('error', 'MAIN', `Killed by node ${fromNodeId}: ${reason === '' ? '(no reason given)' : reason}; carillond exiting with status ${DaemonExit.killed}`);
+    setImmediate(() => {
+      void Promise.race([this.logger.close(), new Promise((resolve) => setTimeout(resolve, 1000))]).finally(() => exit(DaemonExit.killed));
+    });
   }
 }
 

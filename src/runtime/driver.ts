@@ -8,6 +8,11 @@
 // event loop catches up (bounded by ticksCatchUpMax) instead of silently slowing Totem's
 // timers down. The tick work runs in setImmediate, after the poll phase, so a token that
 // arrived during a stall is processed before overdue timers can declare it lost.
+//
+// With services (the daemon always runs them), every batch of the node's events goes to
+// the service host after the raw event listeners (the `totem.subscribe` test hook), and
+// the host ticks once per Totem tick. The host acknowledges each transitional phase when
+// its sync completes, so autoTransAck must be off then.
 
 import type { TotemNode } from '../totem/srp/totem-node';
 import type { TotemEvent } from '../totem/srp/types';
@@ -16,6 +21,14 @@ import type { TotemMessage } from '../totem/wire/messages';
 import { RateLimitedLog, type Logger } from './logger';
 import type { RingIdStore } from './ring-id-store';
 import type { Transport } from './transport/transport';
+
+/** The part of the service host the driver feeds (src/services/service-host.ts). */
+export interface DriverServices {
+  /** The node's events, strictly in order, batch by batch. */
+  processTotemEvents(events: readonly TotemEvent[]): void;
+  /** One tick of the services' virtual time. */
+  tick(): void;
+}
 
 export interface MonotonicClock {
   nowMs(): number;
@@ -38,6 +51,8 @@ export interface DriverOptions {
    * running Totem without the sync protocol above it; the services layer turns it off.
    */
   readonly autoTransAck?: boolean;
+  /** The service host; it calls transAck itself, so autoTransAck must not be set with it. */
+  readonly services?: DriverServices;
 }
 
 export interface DriverStats {
@@ -70,6 +85,9 @@ export class Driver {
   };
 
   constructor(options: DriverOptions) {
+    if (options.services !== undefined && options.autoTransAck === true) {
+      throw new Error('Driver: autoTransAck and services exclude each other (the services acknowledge after sync)');
+    }
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.rateLimited = new RateLimitedLog(options.logger);
@@ -95,6 +113,15 @@ export class Driver {
     const result = this.options.node.submit(payload);
     this.pump();
     return result;
+  }
+
+  /**
+   * Drains the node's effects now: for callers that made the node (or the services above
+   * it) queue something outside the driver's own calls, e.g. an IPC request. Safe to call
+   * from inside an event callback (the running drain picks the effects up).
+   */
+  flush(): void {
+    if (this.running) this.pump();
   }
 
   /** Orderly leave: multicast LEAVE (so the others reform at once), then stop ticking. */
@@ -131,6 +158,10 @@ export class Driver {
       this.options.node.tick();
       this.stats.ticks += 1;
       this.pump();
+      if (this.options.services !== undefined) {
+        this.toServices('tick', (services) => services.tick());
+        this.pump();
+      }
     }
     this.ticksRun += due;
   }
@@ -162,9 +193,23 @@ export class Driver {
         }
         for (const send of effects.sends) this.send(send.to, send.message);
         for (const event of effects.events) this.dispatch(event);
+        const events = effects.events;
+        if (events.length > 0 && this.options.services !== undefined) this.toServices('events', (services) => services.processTotemEvents(events));
       }
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /** The services never throw on remote input; if they throw anyway it is a bug: log it with context and let it end the process. */
+  private toServices(what: string, action: (services: DriverServices) => void): void {
+    const services = this.options.services;
+    if (services === undefined) return;
+    try {
+      action(services);
+    } catch (error) {
+      this.options.logger.log('error', 'MAIN', `the services failed while handling ${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      throw error;
     }
   }
 
@@ -202,6 +247,7 @@ export class Driver {
     const left = this.lastLeft.length > 0 ? ` left: ${this.lastLeft.join(' ')}` : '';
     this.lastLeft = [];
     this.options.logger.log('notice', 'TOTEM', `A new membership (${ring}) was formed. Members${joined}${left}`);
-    this.options.logger.log('notice', 'QUORUM', `Members[${event.members.length}]: ${event.members.join(' ')}`);
+    // With services, the quorum service logs this line when the quorum provider reports.
+    if (this.options.services === undefined) this.options.logger.log('notice', 'QUORUM', `Members[${event.members.length}]: ${event.members.join(' ')}`);
   }
 }
