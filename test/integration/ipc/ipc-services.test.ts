@@ -24,6 +24,7 @@ import {
 } from '../../../src/ipc/daemon-api';
 import { IpcErrorCode } from '../../../src/ipc/protocol';
 import { IpcServer } from '../../../src/runtime/ipc-server';
+import { CmapClient, CpgClient, CpgErrorCode, QuorumClient, type CpgClientEvent } from '../../../src/client';
 import { FakeDaemonApi, LineClient, makeTempDir, within } from './ipc-test-kit';
 
 interface FakeHandle {
@@ -36,6 +37,8 @@ interface FakeHandle {
 class FakeServices implements DaemonServicesApi {
   readonly handles: FakeHandle[] = [];
   joinResult: ReturnType<DaemonCpgHandle['join']> = 'queued';
+  /** Answers of successive mcasts; 'queued' once they run out. */
+  mcastResults: Array<ReturnType<DaemonCpgHandle['mcast']>> = [];
   readonly quorumListeners = new Set<(event: QuorumEventJson) => void>();
   readonly tracks: Array<{ key: string; flags: CmapTrackFlagsJson; listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void; stopped: boolean }> = [];
   private nextPid = 100;
@@ -54,8 +57,9 @@ class FakeServices implements DaemonServicesApi {
         return 'queued';
       },
       mcast: (group, payload) => {
-        handle.calls.push(`mcast ${group} ${Buffer.from(payload).toString('hex')}`);
-        return 'try-again';
+        const result = this.mcastResults.shift() ?? 'queued';
+        handle.calls.push(`mcast ${group} ${Buffer.from(payload).toString('hex')} ${result}`);
+        return result;
       },
       finalize: () => {
         handle.finalized = true;
@@ -109,6 +113,8 @@ class FakeServices implements DaemonServicesApi {
   cmapTrack(key: string, flags: CmapTrackFlagsJson, listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void): () => void {
     const track = { key, flags, listener, stopped: false };
     this.tracks.push(track);
+    // A push that overtakes the track's own answer (the client must still route it).
+    if (key === 'early.') listener({ type: 'add', key: 'early.x', newValue: { type: 'uint8', value: 1 }, oldValue: null });
     return () => {
       track.stopped = true;
     };
@@ -175,8 +181,9 @@ describe('IpcServer: service methods', () => {
     expect(await call(a, 4, 'cpg.join', { handle, group: 'asterisk' })).toEqual({ id: 4, result: { result: 'queued' } });
     services.joinResult = 'exists';
     expect(await call(a, 5, 'cpg.join', { handle, group: 'asterisk' })).toEqual({ id: 5, result: { result: 'exists' } });
+    services.mcastResults = ['try-again'];
     expect(await call(a, 6, 'cpg.mcast', { handle, group: 'asterisk', payloadHex: '' })).toEqual({ id: 6, result: { result: 'try-again' } });
-    expect(services.handles[1]?.calls).toEqual(['join asterisk', 'join asterisk', 'mcast asterisk ']);
+    expect(services.handles[1]?.calls).toEqual(['join asterisk', 'join asterisk', 'mcast asterisk  try-again']);
     // Another connection cannot use it.
     expect(await call(b, 1, 'cpg.leave', { handle, group: 'asterisk' })).toEqual({ id: 1, error: { code: IpcErrorCode.cpgBadHandle, message: expect.any(String) } });
     expect(await call(b, 2, 'cpg.membership', { group: 'g' })).toEqual({ id: 2, result: { group: 'g', members: [{ nodeId: 1, pid: 100 }] } });
@@ -238,5 +245,91 @@ describe('IpcServer: service methods', () => {
     await within(client.ended, 2000, 'the client to close');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(services.tracks.map((t) => t.stopped)).toEqual([true, true]);
+  });
+});
+
+describe('client library against the same server', () => {
+  it('CpgClient: retries try-again/full with backoff in call order, maps refusals to CpgError, gives up after retry.timeoutMs', async () => {
+    await startServer();
+    const cpg = await CpgClient.connect(socketPath, { pid: 77, retry: { initialDelayMs: 1, maxDelayMs: 4, timeoutMs: 300 } });
+    expect([cpg.pid, cpg.nodeId]).toEqual([77, 1]);
+    const fake = services.handles[0] as FakeHandle;
+    await cpg.join('g');
+    services.mcastResults = ['try-again', 'full', 'try-again'];
+    await Promise.all([cpg.mcast('g', 'first'), cpg.mcast('g', Buffer.from('second'))]);
+    const hexOf = (t: string): string => Buffer.from(t).toString('hex');
+    expect(fake.calls).toEqual([
+      'join g',
+      `mcast g ${hexOf('first')} try-again`,
+      `mcast g ${hexOf('first')} full`,
+      `mcast g ${hexOf('first')} try-again`,
+      `mcast g ${hexOf('first')} queued`,
+      `mcast g ${hexOf('second')} queued`,
+    ]);
+    services.joinResult = 'exists';
+    await expect(cpg.join('g')).rejects.toMatchObject({ name: 'CpgError', code: CpgErrorCode.exist, result: 'exists' });
+    services.mcastResults = ['not-joined'];
+    await expect(cpg.mcast('h', 'x')).rejects.toMatchObject({ code: CpgErrorCode.notJoined });
+    services.mcastResults = Array.from({ length: 1000 }, () => 'full' as const);
+    await expect(cpg.mcast('g', 'never')).rejects.toMatchObject({ code: CpgErrorCode.tryAgain, result: 'full' });
+    services.mcastResults = [];
+    await cpg.close();
+    expect(fake.finalized).toBe(true);
+  });
+
+  it('CpgClient: listeners and events() see the pushes in order; the iterator ends on close', async () => {
+    await startServer();
+    const cpg = await CpgClient.connect(socketPath);
+    const fake = services.handles[0] as FakeHandle;
+    const heard: string[] = [];
+    cpg.on('deliver', (e) => heard.push(e.payload.toString()));
+    const iterated: CpgClientEvent[] = [];
+    const done = (async () => {
+      for await (const event of cpg.events()) iterated.push(event);
+    })();
+    fake.listener({ event: 'confchg', group: 'g', members: [{ nodeId: 1, pid: fake.pid }], joined: [{ nodeId: 1, pid: fake.pid, reason: 1, reasonName: 'join' }], left: [] });
+    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payloadHex: Buffer.from('a').toString('hex') });
+    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payloadHex: '' });
+    fake.listener({ event: 'totem-confchg', ringId: { rep: 1, seq: '8' }, members: [1, 2] });
+    await within((async () => {
+      while (iterated.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(), 2000, 'four events through the iterator');
+    expect(heard).toEqual(['a', '']);
+    expect(iterated.map((e) => e.type)).toEqual(['confchg', 'deliver', 'deliver', 'totem-confchg']);
+    expect(iterated[1]).toEqual({ type: 'deliver', group: 'g', nodeId: 2, pid: 9, payload: Buffer.from('a') });
+    await cpg.close();
+    await within(done, 2000, 'the iterator to end');
+  });
+
+  it('QuorumClient: onChange hears the current state first; CmapClient: typed values and track events, even one that overtakes its answer', async () => {
+    await startServer();
+    const quorum = await QuorumClient.connect(socketPath);
+    const events: unknown[] = [];
+    const stop = await quorum.onChange((e) => events.push(e));
+    await within((async () => {
+      while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(), 2000, 'the initial quorum state');
+    expect(events[0]).toEqual({ quorate: true, ringId: { rep: 1, seq: '4' }, members: [1, 2] });
+    await expect(quorum.setExpected(1)).rejects.toMatchObject({ code: IpcErrorCode.quorumInvalidParam });
+    await stop();
+    await quorum.close();
+
+    const cmap = await CmapClient.connect(socketPath);
+    expect(await cmap.get('totem.token')).toEqual({ type: 'uint32', value: 3000 });
+    expect(await cmap.set('a.b.c', { type: 'int64', value: -5n })).toEqual({ type: 'int64', value: -5n });
+    const seen: unknown[] = [];
+    const track = await cmap.track('a.', { prefix: true }, (e) => seen.push(e));
+    expect(services.tracks[0]?.flags).toEqual({ prefix: true, add: true, modify: true, delete: true });
+    services.tracks[0]?.listener({ type: 'add', key: 'a.b.c', newValue: { type: 'binary', value: '00ff' }, oldValue: null });
+    await within((async () => {
+      while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(), 2000, 'the track event');
+    expect(seen[0]).toEqual({ type: 'add', key: 'a.b.c', newValue: { type: 'binary', value: new Uint8Array([0, 255]) }, oldValue: null });
+    await track.stop();
+    expect(services.tracks[0]?.stopped).toBe(true);
+    const early: unknown[] = [];
+    await cmap.track('early.', { prefix: true, add: true }, (e) => early.push(e));
+    expect(early).toEqual([{ type: 'add', key: 'early.x', newValue: { type: 'uint8', value: 1 }, oldValue: null }]);
+    await cmap.close();
   });
 });
