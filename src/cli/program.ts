@@ -9,6 +9,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { type CommandIo, WireDecodeExit, wireDecode } from './commands/wire-decode';
 import { runConfigCheck } from './commands/config-check';
 import { runKeygen } from './commands/keygen';
+import { registerCmapCommands } from './commands/cmap';
+import { registerCpgCommands } from './commands/cpg';
+import { registerQuorumCommands } from './commands/quorum';
+import { registerShowCommands } from './commands/show';
 import { registerStatusCommand } from './commands/status';
 import { registerTotemCommands } from './commands/totem';
 import { SocketOption } from './daemon-connection';
@@ -151,6 +155,10 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
     });
 
   registerStatusCommand(program, io, setExitCode);
+  registerShowCommands(program, io, setExitCode);
+  registerQuorumCommands(program, io, setExitCode);
+  registerCpgCommands(program, io, setExitCode);
+  registerCmapCommands(program, io, setExitCode);
   registerTotemCommands(program, io, setExitCode);
   return program;
 }
