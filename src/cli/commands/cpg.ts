@@ -25,7 +25,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type IpcClient, IpcClientError } from '../../client/ipc-client';
 import type { CpgGroupJson, CpgHandleEventJson, CpgMemberChangeJson, CpgMemberJson, DaemonStatus } from '../../ipc/daemon-api';
-import { IpcErrorCode, bytesToHex } from '../../ipc/protocol';
+import { IpcErrorCode, bytesToHex, encodeRequest } from '../../ipc/protocol';
+import { IpcServerDefaults } from '../../runtime/ipc-server';
 import { DaemonCommandExit, type GlobalOptions, SocketOption, withDaemon } from '../daemon-connection';
 import { formatRingId } from './status';
 import type { CommandIo } from './wire-decode';
@@ -83,6 +84,16 @@ function groupNameProblem(group: string): string | null {
   const bytes = Buffer.byteLength(group, 'utf8');
   if (bytes === 0 || bytes > CPG_GROUP_BYTES_MAX) return `a group name is 1..${CPG_GROUP_BYTES_MAX} bytes of UTF-8, got ${bytes}`;
   return null;
+}
+
+/**
+ * The largest payload one cpg.mcast can carry to GROUP: the request line (payload as hex,
+ * so two characters a byte) must fit carillond's line limit, or it drops the connection.
+ */
+export function mcastPayloadBytesMax(group: string): number {
+  const line = encodeRequest(Number.MAX_SAFE_INTEGER, 'cpg.mcast', { handle: Number.MAX_SAFE_INTEGER, group, payloadHex: '' });
+  // The limit counts the line without its '\n'.
+  return Math.floor((IpcServerDefaults.lineBytesMax - (Buffer.byteLength(line, 'utf8') - 1)) / 2);
 }
 
 function utf8Text(bytes: Uint8Array): string | null {
@@ -311,6 +322,12 @@ export async function runCpgSend(socketPath: string, group: string, messages: re
     return DaemonCommandExit.usage;
   }
   const payloads = encoded.hex;
+  const max = mcastPayloadBytesMax(group);
+  const tooLarge = payloads.findIndex((p) => p.length / 2 > max);
+  if (tooLarge >= 0) {
+    io.err(`carillon ${name}: message ${tooLarge + 1} is ${(payloads[tooLarge] ?? '').length / 2} bytes; over IPC a CPG message to this group is at most ${max} bytes`);
+    return DaemonCommandExit.usage;
+  }
   const retry = options.retry ?? DefaultCpgRetry;
   const total = payloads.length * options.count;
   return withDaemon(name, socketPath, io, async (client) => {
@@ -743,6 +760,11 @@ export async function runCpgVerify(socketPath: string, group: string, options: C
     io.err(`carillon ${name}: ${groupProblem}`);
     return DaemonCommandExit.usage;
   }
+  const sizeMax = mcastPayloadBytesMax(group) - VERIFY_HEADER_BYTES;
+  if (options.size > sizeMax) {
+    io.err(`carillon ${name}: --size ${options.size} is too large: over IPC a CPG message to this group carries at most ${sizeMax} payload bytes after the ${VERIFY_HEADER_BYTES}-byte header`);
+    return DaemonCommandExit.usage;
+  }
   const retry = options.retry ?? DefaultCpgRetry;
   return withDaemon(name, socketPath, io, async (client) => {
     const note = (text: string): void => io.err(`carillon ${name}: ${text}`);
@@ -885,7 +907,9 @@ const SEND_HELP = `
 Joins GROUP as a CPG process (like testcpg), multicasts every MESSAGE in order
 (the whole list --count times, --interval ms apart), then leaves and finalizes.
 MESSAGE is UTF-8 text, or hex with --hex; --nul appends a NUL byte to each, as
-testcpg sends its lines, for C receivers that print payloads as strings. When
+testcpg sends its lines, for C receivers that print payloads as strings. A
+message can be up to about 32 KiB (the IPC request line carries it as hex and
+is limited to 64 KiB); larger ones are a usage error. When
 carillond answers try-again (sync in progress) or full (send queue full) the
 call is retried with an exponential backoff (10 ms doubling up to 1 s, 10
 retries), each retry reported on stderr. The last line says what was sent:
@@ -938,8 +962,9 @@ const VERIFY_HELP = `
 Checks CPG's guarantees end to end, like corosync's cpgverify: run it on
 several nodes (or several times on one) with the same GROUP and --senders K.
 Each instance joins, waits until the group has K members, multicasts --count
-messages of --size random bytes, each carrying its nodeid, pid, seq, total and
-a SHA-256 of header and payload, and checks every message the group delivers:
+messages of --size random bytes (at most about 32 KiB: the IPC request line
+carries them as hex), each carrying its nodeid, pid, seq, total and a SHA-256
+of header and payload, and checks every message the group delivers:
 
   malformed   not a verify message (length, magic, seq outside 1..total)
   hash        the SHA-256 does not match

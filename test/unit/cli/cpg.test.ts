@@ -19,6 +19,7 @@ import {
   escapeGroupName,
   formatCpgEvent,
   formatCpgList,
+  mcastPayloadBytesMax,
   runCpgSend,
 } from '../../../src/cli/commands/cpg';
 import { runCli } from '../../../src/cli/program';
@@ -179,6 +180,21 @@ describe('carillon cpg send', () => {
     const io = capture();
     expect(await h.run(io, 'cpg', 'send', '--pid', '9', 'g', 'abc')).toBe(1);
     expect(io.stderr).toEqual(['carillon cpg send: message 1 of 1 (3 bytes) is larger than CPG allows']);
+  });
+
+  it('sends the largest message one IPC request line carries and refuses a larger one as a usage error', async () => {
+    const max = mcastPayloadBytesMax('g');
+    // 64 KiB line, payload as hex, minus the JSON around it.
+    expect(max).toBeGreaterThan(32_000);
+    expect(max).toBeLessThan(32_768);
+    // 127 more bytes of group name in the line: 63 or 64 fewer payload bytes.
+    expect(max - mcastPayloadBytesMax('x'.repeat(128))).toBeGreaterThanOrEqual(63);
+    expect(max - mcastPayloadBytesMax('x'.repeat(128))).toBeLessThanOrEqual(64);
+    expect(await h.run(capture(), 'cpg', 'send', '--pid', '3', '--hex', 'g', '00'.repeat(max))).toBe(0);
+    expect(h.services.mcasts[0]?.payloadHex.length).toBe(2 * max);
+    const io = capture();
+    expect(await h.run(io, 'cpg', 'send', '--hex', 'g', '00', '00'.repeat(max + 1))).toBe(2);
+    expect(io.stderr).toEqual([`carillon cpg send: message 2 is ${max + 1} bytes; over IPC a CPG message to this group is at most ${max} bytes`]);
   });
 
   it('exits 2 for bad hex or a bad group name without contacting the daemon, 3 when unreachable', async () => {
@@ -469,6 +485,16 @@ describe('carillon cpg verify', () => {
     expect(await h.run(refused, 'cpg', 'verify', '--pid', '54', '--count', '2', 'v')).toBe(1);
     expect(refused.stderr).toContain('carillon cpg verify: message 1: carillond answered too-large');
     expect(refused.stdout.at(-1)).toBe('FAIL');
+  });
+
+  it('takes the largest --size an IPC request line carries', async () => {
+    const largest = mcastPayloadBytesMax('v') - 56;
+    const io = capture();
+    expect(await h.run(io, 'cpg', 'verify', '--pid', '55', '--count', '2', '--size', String(largest), 'v')).toBe(0);
+    expect(io.stdout.at(-1)).toBe('PASS');
+    const tooLarge = capture();
+    expect(await h.run(tooLarge, 'cpg', 'verify', '--size', String(largest + 1), 'v')).toBe(2);
+    expect(tooLarge.stderr).toEqual([`carillon cpg verify: --size ${largest + 1} is too large: over IPC a CPG message to this group carries at most ${largest} payload bytes after the 56-byte header`]);
   });
 
   it('exits 3 when the daemon is unreachable and 2 on usage errors', async () => {
