@@ -154,6 +154,20 @@ export class DaemonServices implements DaemonServicesApi {
     for (const p of problems) this.options.logger.log('debug', 'STATS', `cannot publish ${p.key}: ${p.error.message}`);
   }
 
+  /**
+   * SIGHUP with changed quorum settings: votequorum re-reads what it reads at runtime
+   * (votequorum_refresh_config: two_node, expected_votes, votes, the nodelist) and tells
+   * the others. Adding or removing the quorum provider needs a restart, as in corosync.
+   */
+  reloadQuorum(config: CarillonConfig): 'reloaded' | 'restart' | { error: string } {
+    if ((config.quorum === null) !== (this.votequorum === null)) return 'restart';
+    const vq = this.votequorum;
+    const settings = votequorumSettings(config);
+    if (vq === null || settings === null) return 'reloaded';
+    const result = this.run(() => vq.reloadConfig(settings));
+    return result.ok ? 'reloaded' : { error: result.error };
+  }
+
   /** Processes of this node in any CPG group (joined, or whose leave is not delivered yet). */
   localProcessCount(): number {
     let n = 0;

@@ -8,7 +8,8 @@
 // restarting brings quorum back and a new process JOINs; a paused node (SIGSTOP) comes
 // back with NODEUP; SIGTERM makes the node's processes leave with PROCDOWN before the
 // node itself leaves; a cfg KILLNODE ends the named daemon with status 255; cmap serves
-// runtime.config.totem.*, stats.srp.*, runtime.members.* (with tracks) over IPC. A
+// runtime.config.totem.*, stats.srp.*, runtime.members.* (with tracks) over IPC; a
+// reload lowering expected_votes makes a lone node quorate. A
 // two-node cluster with two_node (wait_for_all implied) is not quorate with one node
 // until both have been seen, and stays quorate when one of the two then dies.
 // Method: cluster-kit.ts (token 300 ms, token_coefficient 0, 10 ms ticks) with a
@@ -361,6 +362,18 @@ describe('three daemons with votequorum: sync, quorum, CPG, cmap (tests run in o
       expect(c().exitOf(2)).toEqual({ code: 255, signal: null });
       expect(c().logText(2)).toMatch(/Killed by node 1: services\.test/);
       await waitForSyncedRing(c(), [1], [1], REFORM_TIMEOUT_MS);
+    }));
+
+  it('reload with quorum.expected_votes: 1 makes the lone node 1 quorate (votequorum re-reads it)', () =>
+    withLogs(() => cluster, async () => {
+      const q1 = quorumClients[0] as QuorumClient;
+      expect(await q1.status()).toMatchObject({ quorate: false, totalVotes: 1, expectedVotes: 3 });
+      fs.writeFileSync(c().configPath(1), `${c().configText(1)}quorum {\n\tprovider: corosync_votequorum\n\texpected_votes: 1\n}\n`);
+      const answer = await (await c().client(1)).call('reload');
+      expect(answer.reloaded.join(' ')).toContain('quorum');
+      await waitFor(async () => (await q1.status()).quorate, 3000, 'node 1 quorate after the reload');
+      expect(await q1.status()).toMatchObject({ quorate: true, expectedVotes: 1, totalVotes: 1, quorum: 1 });
+      expect(quorumEvents.at(-1)).toMatchObject({ quorate: true, members: [1] });
     }));
 });
 
