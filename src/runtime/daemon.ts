@@ -294,13 +294,16 @@ export class Daemon implements DaemonApi {
     if (before.carillon.ipcSocket !== config.carillon.ipcSocket || before.carillon.stateDir !== config.carillon.stateDir) needsRestart.push('carillon');
     const reloaded = ['configuration validated'];
     const votes = (c: CarillonConfig): string => JSON.stringify([c.quorum, c.nodelist.map((n) => [n.nodeid, n.quorumVotes, n.name])]);
+    let quorum = before.quorum;
     if (votes(before) !== votes(config)) {
       const result = this.services.reloadQuorum(config);
       if (result === 'restart') needsRestart.push('quorum provider');
-      else if (result === 'reloaded') reloaded.push('quorum (votequorum re-read two_node, expected_votes and the nodelist votes)');
-      else this.logger.log('error', 'VOTEQ', `quorum settings not reloaded: ${result.error}`);
+      else if (result === 'reloaded') {
+        quorum = config.quorum;
+        reloaded.push('quorum (votequorum re-read two_node, expected_votes and the nodelist votes)');
+      } else this.logger.log('error', 'VOTEQ', `quorum settings not reloaded: ${result.error}`);
     }
-    this.config = { ...before, logging: config.logging, quorum: config.quorum };
+    this.config = { ...before, logging: config.logging, quorum };
     if (before.logging.debug !== config.logging.debug && this.logger.setDebug !== undefined) {
       this.logger.setDebug(config.logging.debug);
       reloaded.push(`logging.debug: ${config.logging.debug}`);
