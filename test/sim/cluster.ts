@@ -15,7 +15,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Prng } from '../../src/base/prng';
 import type { TotemConfig } from '../../src/totem/config';
-import type { TotemEffects, TotemStatus, TraceEvent, TraceSink } from '../../src/totem/srp/types';
+import type { TotemEffects, TotemEvent, TotemStatus, TraceEvent, TraceSink } from '../../src/totem/srp/types';
 import { type TotemMessage, ringIdKey } from '../../src/totem/wire/messages';
 import { type LastRegular, StatusMonitor, WireMonitor } from './checkers/whitebox';
 import { type Violation, violation } from './checkers/violation';
@@ -46,6 +46,23 @@ export interface NodeInit {
 }
 
 export type NodeFactory = (init: NodeInit) => SimNode;
+
+/**
+ * Something riding on one node incarnation (the service stack of services mode): it takes
+ * the node's events after the harness logged them, ticks with the node, and is dropped
+ * when the incarnation ends. With an attachment the harness never calls transAck(): the
+ * attachment does (a ServiceHost acknowledges the transition when sync completes).
+ */
+export interface NodeAttachment {
+  /** One effects batch's events, strictly in order. */
+  events(events: readonly TotemEvent[]): void;
+  /** One tick of this node's clock, right after the node's own tick. */
+  tick(): void;
+  /** The incarnation ended (crash, leave, or a thrown assertion). */
+  stop?(): void;
+}
+
+export type AttachFactory = (node: SimNode, init: NodeInit, inc: number) => NodeAttachment;
 
 /** The ring-id store of one node: survives crashes; can lose its last write on request. */
 export class MemoryRingIdStore {
@@ -85,12 +102,15 @@ export interface SimClusterOptions {
   readonly trace?: (record: Record<string, unknown>) => void;
   /** Whether the network re-encodes every decoded packet to compare bytes. */
   readonly verifyReencode?: boolean;
+  /** Builds an attachment (services mode) for every incarnation; see NodeAttachment. */
+  readonly attach?: AttachFactory;
 }
 
 interface Slot {
   readonly id: number;
   readonly store: MemoryRingIdStore;
   node: SimNode | null;
+  attachment: NodeAttachment | null;
   inc: number;
   log: IncarnationLog | null;
   lastRegular: LastRegular | null;
@@ -131,7 +151,7 @@ export class SimCluster {
     this.hash = options.digest === true ? createHash('sha256') : null;
     for (const id of options.nodeIds) {
       this.slots.set(id, {
-        id, store: new MemoryRingIdStore(), node: null, inc: -1, log: null, lastRegular: null,
+        id, store: new MemoryRingIdStore(), node: null, attachment: null, inc: -1, log: null, lastRegular: null,
         pausedUntil: 0, rate: options.clockRates?.get(id) ?? 1, rateAcc: 0, counter: 0, joinSends: 0,
       });
     }
@@ -214,6 +234,11 @@ export class SimCluster {
       this.nodeThrew(s, 'constructor', e);
       return;
     }
+    const attach = this.options.attach;
+    if (attach !== undefined) {
+      s.attachment = this.guard(s, 'attach', (n) => attach(n, init, s.inc)) ?? null;
+      if (s.node === null) return;
+    }
     this.guard(s, 'start', (n) => n.start());
     this.drain(s);
   }
@@ -275,6 +300,18 @@ export class SimCluster {
     return result;
   }
 
+  /**
+   * Runs `f` against a running node from outside the tick loop (a client request to its
+   * services), then drains its effects; a throw counts as the node's (THROW, node stops).
+   */
+  act<T>(id: number, what: string, f: () => T): T | undefined {
+    const s = this.slot(id);
+    if (s.node === null) return undefined;
+    const result = this.guard(s, what, () => f());
+    this.drain(s);
+    return result;
+  }
+
   /** One tick of virtual time. */
   step(): void {
     this.now++;
@@ -295,6 +332,11 @@ export class SimCluster {
         s.rateAcc -= 1;
         this.guard(s, 'tick', (n) => n.tick());
         this.drain(s);
+        const a = s.attachment;
+        if (a !== null && s.node !== null) {
+          this.guard(s, 'services tick', () => a.tick());
+          this.drain(s);
+        }
       }
     }
     const every = this.options.statusEvery ?? 1;
@@ -332,6 +374,15 @@ export class SimCluster {
 
   private stop(s: Slot, kind: 'crash' | 'leave'): void {
     s.node = null;
+    const a = s.attachment;
+    s.attachment = null;
+    if (a !== null) {
+      try {
+        a.stop?.();
+      } catch (e) {
+        this.addViolation(violation('THROW', `node ${s.id}#${s.inc} attachment threw in stop(): ${errorText(e)}`, s.id, this.now));
+      }
+    }
     if (s.log !== null) s.log.end = { kind, tick: this.now };
     s.pausedUntil = 0;
   }
@@ -390,10 +441,12 @@ export class SimCluster {
         this.hashUpdate(`confchg ${s.id} ${ev.type} ${ringIdKey(ev.ringId)} ${ev.members.join(',')} ${ev.left.join(',')} ${ev.joined.join(',')}`);
         if (ev.type === 'regular') {
           s.lastRegular = { ring: ev.ringId, members: [...ev.members] };
-          this.guard(s, 'transAck', (n) => n.transAck());
+          if (s.attachment === null) this.guard(s, 'transAck', (n) => n.transAck());
         }
       }
     }
+    const a = s.attachment;
+    if (a !== null && fx.events.length > 0 && s.log !== null) this.guard(s, 'services', () => a.events(fx.events));
   }
 
   private guard<T>(s: Slot, what: string, f: (n: SimNode) => T): T | undefined {

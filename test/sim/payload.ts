@@ -26,11 +26,15 @@ export function parseMsgKey(key: string): MsgId {
   return { origin: origin ?? NaN, inc: inc ?? NaN, counter: counter ?? NaN };
 }
 
+// Looked up once: under Jest (a vm context) a global lookup such as `Math.imul` inside this
+// loop costs ~100× what the loop itself does (the services swarm hashes every packet).
+const imul = Math.imul;
+
 export function fnv1a(bytes: Uint8Array, end = bytes.byteLength): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < end; i++) {
     h ^= bytes[i] as number;
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = imul(h, 0x01000193) >>> 0;
   }
   return h >>> 0;
 }
