@@ -11,6 +11,8 @@ import { type CoreNodeView, checkCoreDelivery, checkTokenRotation, notConvergedR
 import { type Violation, violation } from './checkers/violation';
 import { type NodeFactory, SimCluster } from './cluster';
 import type { IncarnationLog } from './history';
+import { runServicesSeed } from './run-services';
+import type { ServicesStats, ServicesWorld } from './services';
 import { totemNodeFactory } from './real-node';
 import { shuffle } from './network';
 import { type SwarmOptions, type SwarmOverrides, swarmOptions } from './swarm';
@@ -24,6 +26,8 @@ export interface RunOptions extends SwarmOverrides {
   readonly stopEarly?: boolean;
   /** Compare encode(decode(bytes)) with bytes for every packet (default: one seed in eight). */
   readonly verifyReencode?: boolean;
+  /** Services mode: called once with the cluster and the services before the run (debugging, scenarios). */
+  readonly observe?: (cluster: SimCluster, world: ServicesWorld) => void;
 }
 
 export interface SeedStats {
@@ -41,6 +45,8 @@ export interface SeedStats {
   core: readonly number[];
   /** The safety phase was cut short by a sustained join storm. */
   stormEnded: boolean;
+  /** Services mode only. */
+  services?: ServicesStats;
 }
 
 export interface SeedResult {
@@ -54,6 +60,7 @@ export interface SeedResult {
 
 export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
   const swarm = swarmOptions(seed, options);
+  if (swarm.services !== null) return runServicesSeed(seed, swarm, options);
   const prng = new Prng(seed ^ 0x5eed5eed);
   const cluster = new SimCluster({
     nodeIds: swarm.nodeIds,
@@ -117,7 +124,7 @@ export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
   return { seed, swarm, violations, livenessFailures, stats, digest: options.digest === true ? cluster.digest() : null };
 }
 
-function injectNodeFaults(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, stats: SeedStats): void {
+export function injectNodeFaults(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, stats: SeedStats): void {
   const f = swarm.nodeFaults;
   for (const id of swarm.nodeIds) {
     if (!cluster.isRunning(id)) {
@@ -167,6 +174,23 @@ interface LivenessResult {
 
 function livenessPhase(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, workload: Prng,
   stats: SeedStats): LivenessResult {
+  const coreIds = healCore(cluster, swarm, prng, stats);
+  const liveWorkload = { ...swarm, workload: { ...swarm.workload, submitRatio: Math.min(swarm.workload.submitRatio, 0.02), burstMax: 1 } };
+  const check = driveLiveness(cluster, swarm, coreIds,
+    () => submitWorkload(cluster, liveWorkload, workload, stats, coreIds));
+  stats.convergenceTicks = check.convergedAfter;
+  if (check.failures.length > 0) {
+    cluster.options.trace?.({ t: cluster.now, ev: 'liveness-failure', core: coreIds,
+      status: coreIds.map((id) => { const s = cluster.status(id); return s === null ? null : `${id}:${s.state}:${ringIdKey(s.ringId)}`; }) });
+  }
+  return { core: coreIds, failures: check.failures };
+}
+
+/**
+ * The liveness phase's set-up: pick a core, heal its links (the rest stays cut off), make
+ * the network sane, restart and unpause the core's nodes. Returns the core, ascending.
+ */
+export function healCore(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, stats: SeedStats): number[] {
   const ids = swarm.nodeIds;
   const size = prng.chance(0.4) ? ids.length : prng.range(1, ids.length);
   const coreIds = shuffle([...ids], prng).slice(0, size).sort((a, b) => a - b);
@@ -194,15 +218,7 @@ function livenessPhase(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, wor
       cluster.unpause(id);
     }
   }
-  const liveWorkload = { ...swarm, workload: { ...swarm.workload, submitRatio: Math.min(swarm.workload.submitRatio, 0.02), burstMax: 1 } };
-  const check = driveLiveness(cluster, swarm, coreIds,
-    () => submitWorkload(cluster, liveWorkload, workload, stats, coreIds));
-  stats.convergenceTicks = check.convergedAfter;
-  if (check.failures.length > 0) {
-    cluster.options.trace?.({ t: cluster.now, ev: 'liveness-failure', core: coreIds,
-      status: coreIds.map((id) => { const s = cluster.status(id); return s === null ? null : `${id}:${s.state}:${ringIdKey(s.ringId)}`; }) });
-  }
-  return { core: coreIds, failures: check.failures };
+  return coreIds;
 }
 
 /**
@@ -214,7 +230,7 @@ function livenessPhase(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, wor
  * for longer than two consensus timeouts (a storm that long no longer resolves by
  * itself: every GATHER re-entry restarts the consensus timer).
  */
-class JoinStormMeter {
+export class JoinStormMeter {
   private readonly cluster: SimCluster;
   private readonly nodes: readonly number[];
   private readonly window: number;
@@ -265,7 +281,7 @@ class JoinStormMeter {
 }
 
 /** Joins the safety phase may send before it is cut short, and the liveness phase before it fails. */
-const SAFETY_JOIN_BUDGET = 100_000;
+export const SAFETY_JOIN_BUDGET = 100_000;
 const LIVENESS_JOIN_BUDGET = 60_000;
 
 function deliveredCount(cluster: SimCluster, core: readonly number[]): number {
@@ -288,7 +304,7 @@ function driveLiveness(cluster: SimCluster, swarm: SwarmOptions, core: readonly 
   return { convergedAfter: converged.convergedAfter, failures };
 }
 
-function coreView(cluster: SimCluster): (id: number) => CoreNodeView | null {
+export function coreView(cluster: SimCluster): (id: number) => CoreNodeView | null {
   return (id) => {
     const status = cluster.status(id);
     return status === null ? null : { status, lastRegular: cluster.lastRegular(id) };
@@ -300,7 +316,7 @@ function coreView(cluster: SimCluster): (id: number) => CoreNodeView | null {
  * ring that was about to break at heal time (a token stuck at a node whose pause just
  * ended) does not count. A safety violation ends the phase without a liveness verdict.
  */
-function awaitConvergence(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[],
+export function awaitConvergence(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[],
   beforeConvergence: () => void): { convergedAfter: number | null; failures: Violation[] } {
   const start = cluster.now;
   const view = coreView(cluster);
@@ -382,7 +398,7 @@ function probeCore(cluster: SimCluster, swarm: SwarmOptions, core: readonly numb
 }
 
 /** Idle for two token timeouts: the ring must stay and the token keep rotating. */
-function watchIdleRing(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[], ring: RingId): Violation[] {
+export function watchIdleRing(cluster: SimCluster, swarm: SwarmOptions, core: readonly number[], ring: RingId): Violation[] {
   const tokenRx = () => new Map(core.map((id) => [id, cluster.status(id)?.stats.orfTokenRx ?? -1] as const));
   const window = 2 * swarm.config.tokenTicks + 2;
   const before = tokenRx();

@@ -5,6 +5,7 @@
 // that bugs needing "no X but lots of Y" are reachable too.
 
 import { Prng } from '../../src/base/prng';
+import { resolveVotequorumConfig, type VotequorumSettings } from '../../src/services/votequorum/votequorum-service';
 import { type TotemConfig, deriveTotemConfigMs, toTotemConfig } from '../../src/totem/config';
 import { type SimNetworkOptions, partitionModes, shuffle } from './network';
 
@@ -43,13 +44,48 @@ export interface SwarmOptions {
   readonly convergenceTicksMax: number;
   /** After convergence: ticks allowed for the probe messages to reach the whole core. */
   readonly probeTicksMax: number;
+  /** Services mode (ServiceHost + cmap, cfg, cpg, quorum, votequorum per node); null = Totem only. */
+  readonly services: ServicesOptions | null;
+}
+
+/** Which votequorum features a seed runs (the settings are the same on every node). */
+export type VotequorumMode = 'plain' | 'two_node' | 'wait_for_all' | 'last_man_standing' | 'auto_tie_breaker' | 'atb+wfa';
+
+export interface CpgWorkloadOptions {
+  /** Per tick, per active node: chance of one client action. */
+  actionRatio: number;
+  /** Connected handles per node (at least one stays connected). */
+  handlesMax: number;
+  /** Group names in use: g0..g{groups-1}. */
+  groups: number;
+  /** Share of mcasts with a large body (up to `largeBytesMax`, cut into many totempg packets). */
+  largeRatio: number;
+  largeBytesMax: number;
+  /** Per tick, per active node: chance of a local cmap write. */
+  cmapWriteRatio: number;
+}
+
+export interface ServicesOptions {
+  readonly mode: VotequorumMode;
+  readonly votequorum: VotequorumSettings;
+  readonly cpg: CpgWorkloadOptions;
+  /** Effective settings (after votequorum's startup checks), for the checkers. */
+  readonly twoNode: boolean;
+  readonly waitForAll: boolean;
+  readonly lastManStanding: boolean;
+  readonly autoTieBreaker: boolean;
 }
 
 export interface SwarmOverrides {
   readonly nodes?: number;
   readonly ticks?: number;
   readonly lostWrites?: boolean;
+  /** Force services mode on or off (default: drawn per seed, on for most seeds). */
+  readonly services?: boolean;
 }
+
+/** Share of seeds that run the services when `services` is not forced. */
+export const SERVICES_RATIO = 0.8;
 
 /** Payload bytes the workload adds around a body (payload.ts header and digest). */
 const PAYLOAD_OVERHEAD = 24;
@@ -93,10 +129,61 @@ export function swarmOptions(seed: number, overrides: SwarmOverrides = {}): Swar
     for (const id of nodeIds) if (prng.chance(0.5)) clockRates.set(id, 1 + (prng.nextFloat() - 0.5) * 0.2);
   }
   const safetyTicks = overrides.ticks ?? Math.min(8000, Math.max(3000, 40 * config.tokenTicks));
+  // Drawn last and always, so that the draws above do not depend on services mode and
+  // `--services` / `--no-services` naming the drawn mode reproduces a seed exactly.
+  const servicesDrawn = prng.chance(SERVICES_RATIO);
+  const services = servicesOptions(prng, nodeIds, config);
   return {
     seed, nodeIds, profile, config, network, nodeFaults, workload, clockRates, safetyTicks,
     convergenceTicksMax: 1000 + 12 * config.consensusTicks,
     probeTicksMax: 500 + 20 * config.tokenTicks,
+    services: (overrides.services ?? servicesDrawn) ? services : null,
+  };
+}
+
+function servicesOptions(prng: Prng, nodeIds: readonly number[], config: TotemConfig): ServicesOptions {
+  const n = nodeIds.length;
+  const nodelist = nodeIds.map((nodeId) => ({ nodeId }));
+  const windowMs = config.ms.token * prng.range(2, 12);
+  const r = prng.nextFloat();
+  let mode: VotequorumMode = 'plain';
+  if (n === 2 && r < 0.5) mode = 'two_node';
+  else if (r < 0.6) mode = 'plain';
+  else if (r < 0.7) mode = 'wait_for_all';
+  else if (r < 0.8) mode = 'last_man_standing';
+  else if (r < 0.92) mode = 'auto_tie_breaker';
+  else mode = 'atb+wfa';
+  const settingsOf = (m: VotequorumMode): VotequorumSettings => {
+    switch (m) {
+      case 'plain': return { nodelist };
+      case 'two_node': return { nodelist, twoNode: true };
+      case 'wait_for_all': return { nodelist, waitForAll: true };
+      case 'last_man_standing': return { nodelist, lastManStanding: true, lastManStandingWindowMs: windowMs };
+      case 'auto_tie_breaker': return { nodelist, autoTieBreaker: true };
+      case 'atb+wfa': return { nodelist, autoTieBreaker: true, waitForAll: true };
+    }
+  };
+  let votequorum = settingsOf(mode);
+  let resolved = resolveVotequorumConfig(votequorum, nodeIds[0] as number);
+  if (!resolved.ok) {
+    mode = 'plain';
+    votequorum = settingsOf(mode);
+    resolved = resolveVotequorumConfig(votequorum, nodeIds[0] as number);
+  }
+  if (!resolved.ok) throw new Error(`votequorum settings refused: ${resolved.error}`);
+  const large = prng.chance(0.3);
+  const cpg: CpgWorkloadOptions = {
+    actionRatio: prng.pick([0.005, 0.01, 0.03, 0.08]),
+    handlesMax: prng.range(1, 3),
+    groups: prng.range(1, 3),
+    largeRatio: large ? prng.pick([0.02, 0.1]) : 0,
+    largeBytesMax: prng.pick([4000, 20000, 60000]),
+    cmapWriteRatio: prng.chance(0.5) ? 0.001 : 0,
+  };
+  const c = resolved.value;
+  return {
+    mode, votequorum, cpg,
+    twoNode: c.twoNode, waitForAll: c.waitForAll, lastManStanding: c.lastManStanding, autoTieBreaker: c.autoTieBreaker !== 'none',
   };
 }
 
@@ -142,7 +229,13 @@ export function describeSwarm(o: SwarmOptions): string {
     + `cap=${net.pathCapacityMax} clog=${net.clogRatio}/${net.clogTicksMean}t`,
     `faults: crash=${f.crashRatio} restart=${f.restartRatio} lostWrite=${f.lostWriteRatio} pause=${f.pauseRatio}`
     + `/${f.pauseTicksMax}t leave=${f.leaveRatio} skew=${o.clockRates.size}`,
-    `workload: submit=${w.submitRatio} burst=${w.burstMax} large=${w.largeRatio}; ticks=${o.safetyTicks} `
-    + `convergenceMax=${o.convergenceTicksMax}`,
+    o.services === null
+      ? `workload: submit=${w.submitRatio} burst=${w.burstMax} large=${w.largeRatio}; ticks=${o.safetyTicks} `
+        + `convergenceMax=${o.convergenceTicksMax}`
+      : `services: votequorum=${o.services.mode} (2node=${o.services.twoNode} wfa=${o.services.waitForAll} `
+        + `lms=${o.services.lastManStanding} atb=${o.services.autoTieBreaker}) cpg: action=${o.services.cpg.actionRatio} `
+        + `handles=${o.services.cpg.handlesMax} groups=${o.services.cpg.groups} large=${o.services.cpg.largeRatio}/`
+        + `${o.services.cpg.largeBytesMax}B cmap=${o.services.cpg.cmapWriteRatio}; ticks=${o.safetyTicks} `
+        + `convergenceMax=${o.convergenceTicksMax}`,
   ].join('\n');
 }

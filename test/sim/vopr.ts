@@ -1,8 +1,10 @@
 // VOPR-style seed runner (testing.md §4.2):
 //
 //   npm run sim -- --seeds N [--first-seed S] [--nodes K] [--ticks T] [--verbose] [--trace FILE]
-//                  [--jobs J] [--lost-writes]
+//                  [--jobs J] [--lost-writes] [--services | --no-services]
 //
+// Services mode (ServiceHost + cmap, cfg, cpg, quorum, votequorum, fake CPG clients) is
+// drawn per seed (SERVICES_RATIO of the seeds); `--services` / `--no-services` force it.
 // Runs seeds S..S+N−1 (S defaults to a random seed, printed). Each seed draws its own
 // swarm options, runs a safety phase and a liveness phase, and is checked against
 // T1–T14. A failing seed is printed with the exact command that reproduces it. The
@@ -30,6 +32,8 @@ interface CliOptions {
   lostWrites: boolean;
   /** Alternative module exporting `TotemNode` (e.g. a patched copy under test). */
   nodeModule?: string;
+  /** Force services mode on or off (default: drawn per seed). */
+  services?: boolean;
 }
 
 /** What a worker sends back per seed (plain data). */
@@ -38,6 +42,7 @@ interface SeedReport {
   nodes: number;
   violations: string[];
   livenessFailures: string[];
+  services: boolean;
   summary: string;
   swarm: string;
   ms: number;
@@ -61,10 +66,12 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--trace': o.trace = value(); break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--lost-writes': o.lostWrites = true; break;
+      case '--services': o.services = true; break;
+      case '--no-services': o.services = false; break;
       case '--node-module': o.nodeModule = resolvePath(value()); break;
       case '--help': case '-h':
         process.stdout.write('usage: npm run sim -- --seeds N [--first-seed S] [--nodes K] [--ticks T] [--verbose] '
-          + '[--trace FILE] [--jobs J] [--lost-writes] [--node-module FILE]\n');
+          + '[--trace FILE] [--jobs J] [--lost-writes] [--services | --no-services] [--node-module FILE]\n');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${arg}`);
@@ -96,20 +103,26 @@ function runOne(seed: number, o: CliOptions, trace?: (r: Record<string, unknown>
     ...(o.ticks === undefined ? {} : { ticks: o.ticks }),
     ...(trace === undefined ? {} : { trace }),
     lostWrites: o.lostWrites,
+    ...(o.services === undefined ? {} : { services: o.services }),
     ...(o.nodeModule === undefined ? {} : { nodeFactory: loadNodeFactory(o.nodeModule) }),
   };
   const r: SeedResult = runSeed(seed, opts);
   const s = r.stats;
+  const sv = s.services;
   return {
     seed,
     nodes: r.swarm.nodeIds.length,
+    services: r.swarm.services !== null,
     violations: r.violations.map(formatViolation),
     livenessFailures: r.livenessFailures.map(formatViolation),
     swarm: describeSwarm(r.swarm),
     summary: `ticks=${s.ticks} submitted=${s.submitted} full=${s.full} deliveries=${s.deliveries} `
       + `regular_confs=${s.regularConfigurations} crashes=${s.crashes} restarts=${s.restarts} pauses=${s.pauses} `
       + `leaves=${s.leaves} packets=${s.packetsSent} core=[${s.core.join(',')}] converged_after=${s.convergenceTicks ?? '-'}`
-      + `${s.stormEnded ? ' (safety phase ended by a join storm)' : ''}`,
+      + `${s.stormEnded ? ' (safety phase ended by a join storm)' : ''}`
+      + (sv === undefined ? '' : `\n    services: clients=${sv.clients} joins=${sv.joins} leaves=${sv.leaves} finalizes=${sv.finalizes} `
+        + `mcasts=${sv.mcasts} retries=${sv.retries} deliveries=${sv.deliveries} confchgs=${sv.confchgs} syncs=${sv.syncs} `
+        + `quorum_notifications=${sv.quorumNotifications} cmap_writes=${sv.cmapWrites} throw_aways=${sv.throwAways} left_unknown=${sv.leftUnknown}`),
     ms: performance.now() - started,
   };
 }
@@ -123,7 +136,8 @@ function loadNodeFactory(file: string): NodeFactory {
 }
 
 function reproduce(r: SeedReport, o: CliOptions): string {
-  const extra = `${o.ticks === undefined ? '' : ` --ticks ${o.ticks}`}${o.lostWrites ? ' --lost-writes' : ''}`;
+  const extra = `${o.ticks === undefined ? '' : ` --ticks ${o.ticks}`}${o.lostWrites ? ' --lost-writes' : ''}`
+    + (r.services ? ' --services' : ' --no-services');
   const node = o.nodeModule === undefined ? '' : ` --node-module ${o.nodeModule}`;
   return `npm run sim -- --seeds 1 --first-seed ${hex(r.seed)} --nodes ${r.nodes}${extra}${node}`;
 }
@@ -141,7 +155,8 @@ async function main(): Promise<number> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => (o.firstSeed + i) >>> 0);
   const commit = gitSha();
   process.stdout.write(`vopr: seeds ${hex(seeds[0] as number)}..${hex(seeds.at(-1) as number)} (${seeds.length}) `
-    + `nodes=${o.nodes ?? '2..7'} commit=${commit} jobs=${o.jobs}\n`);
+    + `nodes=${o.nodes ?? '2..7'} services=${o.services === undefined ? 'drawn' : o.services ? 'on' : 'off'} commit=${commit} `
+    + `jobs=${o.jobs}\n`);
   let fd: number | null = null;
   const trace = o.trace === undefined ? undefined : (rec: Record<string, unknown>): void => {
     if (fd !== null) writeSync(fd, `${stableJson(rec)}\n`);
@@ -151,8 +166,12 @@ async function main(): Promise<number> {
   let violations = 0;
   let liveness = 0;
   let totalMs = 0;
+  const byMode = { services: { seeds: 0, ms: 0 }, totem: { seeds: 0, ms: 0 } };
   const onReport = (r: SeedReport): void => {
     totalMs += r.ms;
+    const mode = r.services ? byMode.services : byMode.totem;
+    mode.seeds++;
+    mode.ms += r.ms;
     violations += r.violations.length;
     liveness += r.livenessFailures.length;
     const failed = r.violations.length + r.livenessFailures.length > 0;
@@ -175,7 +194,9 @@ async function main(): Promise<number> {
   }
   if (fd !== null) closeSync(fd);
   const wall = (performance.now() - started) / 1000;
-  process.stdout.write(`time: ${wall.toFixed(1)} s wall, ${(totalMs / seeds.length).toFixed(0)} ms per seed on average\n`);
+  process.stdout.write(`time: ${wall.toFixed(1)} s wall, ${(totalMs / seeds.length).toFixed(0)} ms per seed on average`
+    + ` (services mode: ${byMode.services.seeds} seeds, ${(byMode.services.ms / Math.max(1, byMode.services.seeds)).toFixed(0)} ms each;`
+    + ` Totem only: ${byMode.totem.seeds} seeds, ${(byMode.totem.ms / Math.max(1, byMode.totem.seeds)).toFixed(0)} ms each)\n`);
   process.stdout.write(`seeds=${seeds.length} violations=${violations} liveness_failures=${liveness}\n`);
   return violations + liveness > 0 ? 1 : 0;
 }
