@@ -1,6 +1,8 @@
 // VOPR swarm under Jest (testing.md §4.2, §4.7 "sim with 100–200 seeds"): 200 fixed
 // seeds over 2–7 nodes, five seeds per test so a failure names its seeds and the exact
 // `npm run sim` command that replays one. Long or unbounded runs belong to vopr.ts.
+// These are Totem-only seeds (raw submits, `services: false`); services mode has its own
+// 200 seeds in swarm-services.test.ts.
 
 import { describe, expect, test } from '@jest/globals';
 import { formatViolation } from './checkers/violation';
@@ -33,10 +35,10 @@ describe('VOPR swarm', () => {
     '%i nodes, seeds %s', (nodes, _range, seeds) => {
       const failures: string[] = [];
       for (const seed of seeds) {
-        const r = runSeed(seed, { nodes });
+        const r = runSeed(seed, { nodes, services: false });
         const found = [...r.violations, ...r.livenessFailures];
         if (found.length === 0) continue;
-        failures.push(`seed ${hex(seed)}: npm run sim -- --seeds 1 --first-seed ${hex(seed)} --nodes ${nodes} --verbose\n`
+        failures.push(`seed ${hex(seed)}: npm run sim -- --seeds 1 --first-seed ${hex(seed)} --nodes ${nodes} --no-services --verbose\n`
           + found.slice(0, 5).map((v) => `    ${formatViolation(v)}`).join('\n'));
       }
       // See test/sim/FINDINGS.md for known protocol issues (F3: GATHER livelock).
