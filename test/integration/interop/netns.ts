@@ -21,6 +21,10 @@
 // carillond's IPC socket is a path in the filesystem, so the test talks to it from the root
 // namespace with IpcClient.
 //
+// The services interop test also runs the C client ../shared/tools/cpgload (libcpg), built
+// by buildCpgload() with gcc into the run's directory, inside the node namespaces
+// (spawnIn); its `watch` output is parsed by parseCpgloadWatch().
+//
 // Every command is bounded by a timeout; destroy() kills what we started (and whatever is
 // still inside our namespaces), then deletes the namespaces. A process 'exit' hook does the
 // same synchronously if the test process dies before afterAll.
@@ -32,6 +36,8 @@ import * as path from 'node:path';
 
 const COMMAND_TIMEOUT_MS = 10_000;
 const STATE_ROOT = path.join(os.tmpdir(), 'carillon-interop');
+/** The C CPG client of the corosync baseline (../shared is beside the repository, read-only). */
+export const CPGLOAD_SOURCE = path.resolve(__dirname, '../../../../shared/tools/cpgload/cpgload.c');
 
 export interface CommandResult {
   code: number | null;
@@ -85,7 +91,7 @@ function probe(argv: readonly string[]): { ok: boolean; out: string } {
  * namespace is created and deleted), corosync and its tools installed. Synchronous, as
  * Jest needs to know before it collects the tests.
  */
-export function checkInteropPrerequisites(env: NodeJS.ProcessEnv = process.env): InteropGate {
+export function checkInteropPrerequisites(env: NodeJS.ProcessEnv = process.env, options: InteropNeeds = {}): InteropGate {
   const ci = env['CI'] === 'true' || env['CI'] === '1';
   const version = probe(['corosync', '-v']);
   const corosyncVersion = version.ok ? (version.out.split('\n')[0] ?? null) : null;
@@ -106,7 +112,25 @@ export function checkInteropPrerequisites(env: NodeJS.ProcessEnv = process.env):
   if (!add.ok) return missing(`cannot create a network namespace (\`ip netns add\`: ${add.out})`);
   const mount = probe(['sh', '-c', 'command -v mount']);
   if (!mount.ok) return missing('mount(8) is not installed');
+  if (options.cpgload === true) {
+    for (const tool of ['corosync-quorumtool', 'corosync-cpgtool', 'gcc']) {
+      const found = probe(['sh', '-c', `command -v ${tool}`]);
+      if (!found.ok) return missing(`${tool} is not installed`, `CI must install ${tool === 'gcc' ? 'gcc' : 'corosync'}: \`command -v ${tool}\` failed`);
+    }
+    for (const header of ['corosync/cpg.h', 'corosync/quorum.h']) {
+      if (!fs.existsSync(path.join('/usr/include', header))) {
+        return missing(`/usr/include/${header} is missing (libcpg-dev / libquorum-dev)`, `CI must install libcpg-dev and libquorum-dev: /usr/include/${header} is missing`);
+      }
+    }
+    if (!fs.existsSync(CPGLOAD_SOURCE)) return missing(`the cpgload source ${CPGLOAD_SOURCE} is missing (../shared beside the repository)`);
+  }
   return { run: true, reason: '', mustFail: false, corosyncVersion };
+}
+
+/** What a suite needs beyond namespaces, corosync, corosync-cfgtool and corosync-cmapctl. */
+export interface InteropNeeds {
+  /** The C CPG client: gcc, libcpg/libquorum headers, corosync-quorumtool, corosync-cpgtool. */
+  readonly cpgload?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,6 +405,11 @@ export class NetnsCluster {
     return this.track(proc);
   }
 
+  /** Starts argv inside node i's namespace (no private /run), output to logFile; killed by destroy(). */
+  spawnIn(i: number, name: string, logFile: string, argv: readonly string[]): ManagedProcess {
+    return this.track(new ManagedProcess(name, logFile, ['ip', 'netns', 'exec', this.ns(i), ...argv]));
+  }
+
   private track(proc: ManagedProcess): ManagedProcess {
     fs.appendFileSync(proc.logFile, `[interop kit] ${new Date().toISOString()} started ${proc.name}, pid ${proc.pid}\n`);
     this.processes.add(proc);
@@ -403,6 +432,21 @@ export class NetnsCluster {
     const r = await this.exec(i, ['corosync-cmapctl', ...(map === undefined ? [] : ['-m', map]), prefix]);
     if (r.code !== 0) throw new Error(`corosync-cmapctl ${map ?? ''} ${prefix} on node ${i} failed (exit ${String(r.code)}): ${r.stderr.trim()}`);
     return parseCmap(r.stdout);
+  }
+
+  /** `corosync-quorumtool -s` on node i, parsed (its exit status is not 0 when inquorate). */
+  async quorumtoolStatus(i: number): Promise<QuorumtoolStatus> {
+    const r = await this.exec(i, ['corosync-quorumtool', '-s']);
+    const parsed = parseQuorumtoolStatus(r.stdout);
+    if (parsed === null) throw new Error(`corosync-quorumtool -s on node ${i} gave nothing usable (exit ${String(r.code)}): ${r.stdout.trim()} ${r.stderr.trim()}`);
+    return parsed;
+  }
+
+  /** `corosync-cpgtool` on node i: group → members in the order listed. */
+  async cpgtool(i: number): Promise<Map<string, CpgtoolMember[]>> {
+    const r = await this.exec(i, ['corosync-cpgtool']);
+    if (r.code !== 0) throw new Error(`corosync-cpgtool on node ${i} failed (exit ${String(r.code)}): ${r.stderr.trim()}`);
+    return parseCpgtool(r.stdout);
   }
 
   /** runtime.members.<id>.status on node i: nodeid → joined | left. */
@@ -470,6 +514,128 @@ export function parseCmap(text: string): Map<string, string> {
   return out;
 }
 
+export interface QuorumtoolStatus {
+  /** "Nodes:" */
+  nodes: number;
+  nodeId: number;
+  /** "Ring ID:" as printed (hex rep.seq). */
+  ringId: string;
+  quorate: boolean;
+  expectedVotes: number;
+  highestExpected: number;
+  totalVotes: number;
+  quorum: number;
+  flags: string[];
+  /** The membership table: nodeid, votes, name (without " (local)"). */
+  members: Array<{ nodeId: number; votes: number; name: string; local: boolean }>;
+  text: string;
+}
+
+/** `corosync-quorumtool -s` output → its fields; null when there is no "Nodes:" line. */
+export function parseQuorumtoolStatus(text: string): QuorumtoolStatus | null {
+  const field = (name: string): string | undefined => new RegExp(`^${name}:\\s*(.*?)\\s*$`, 'm').exec(text)?.[1];
+  const num = (name: string): number => Number(field(name) ?? NaN);
+  const nodes = field('Nodes');
+  if (nodes === undefined) return null;
+  const members: QuorumtoolStatus['members'] = [];
+  const table = text.split(/^\s*Nodeid\s+Votes\s+Name\s*$/m)[1] ?? '';
+  for (const line of table.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*?)\s*$/.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) continue;
+    const local = m[3].endsWith('(local)');
+    members.push({ nodeId: Number(m[1]), votes: Number(m[2]), name: local ? m[3].slice(0, -'(local)'.length).trim() : m[3], local });
+  }
+  return {
+    nodes: Number(nodes),
+    nodeId: num('Node ID'),
+    ringId: field('Ring ID') ?? '',
+    quorate: field('Quorate') === 'Yes',
+    expectedVotes: num('Expected votes'),
+    highestExpected: num('Highest expected'),
+    totalVotes: num('Total votes'),
+    quorum: num('Quorum'),
+    flags: (field('Flags') ?? '').split(/\s+/).filter((f) => f !== ''),
+    members,
+    text,
+  };
+}
+
+export interface CpgtoolMember {
+  pid: number;
+  nodeId: number;
+}
+
+/** `corosync-cpgtool` output: a group name at column 0, then one indented `pid nodeid (addr)` line per member. */
+export function parseCpgtool(text: string): Map<string, CpgtoolMember[]> {
+  const out = new Map<string, CpgtoolMember[]>();
+  let group: CpgtoolMember[] | null = null;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || /^Group Name\s/.test(line)) continue;
+    const member = /^\s+(\d+)\s+(\d+)\b/.exec(line);
+    if (member?.[1] !== undefined && member[2] !== undefined) {
+      group?.push({ pid: Number(member[1]), nodeId: Number(member[2]) });
+    } else if (!/^\s/.test(line)) {
+      group = [];
+      out.set(line.trimEnd(), group);
+    }
+  }
+  return out;
+}
+
+/** One CPG address as cpgload prints it: nodeid:pid:reason (reason undef for members). */
+export interface CpgloadAddress {
+  nodeId: number;
+  pid: number;
+  reason: string;
+}
+
+/** One line of `cpgload -m watch` (or of -m text's SENT lines); `at` is its CLOCK_REALTIME stamp in seconds. */
+export type CpgloadEvent = { at: number } & (
+  | { kind: 'start'; nodeId: number; pid: number; group: string; line: string }
+  | { kind: 'confchg'; members: CpgloadAddress[]; left: CpgloadAddress[]; joined: CpgloadAddress[]; line: string }
+  | { kind: 'totem'; ring: string; members: number[]; line: string }
+  | { kind: 'deliver'; nodeId: number; pid: number; len: number; text: string | null; line: string }
+  | { kind: 'sent'; len: number; text: string; line: string }
+);
+
+function parseAddresses(list: string): CpgloadAddress[] {
+  return list.split(',').filter((a) => a !== '').map((a) => {
+    const [nodeId, pid, reason] = a.split(':');
+    return { nodeId: Number(nodeId), pid: Number(pid), reason: reason ?? '' };
+  });
+}
+
+/** cpgload's timestamped output lines → events (other lines are skipped). */
+export function parseCpgloadWatch(output: string): CpgloadEvent[] {
+  const out: CpgloadEvent[] = [];
+  for (const raw of output.split('\n')) {
+    const stamp = /^(\d+\.\d+) /.exec(raw)?.[1];
+    const at = stamp === undefined ? NaN : Number(stamp);
+    const line = stamp === undefined ? raw : raw.slice(stamp.length + 1);
+    let m: RegExpExecArray | null;
+    if ((m = /^START nodeid=(\d+) pid=(\d+) group=(.*)$/.exec(line)) !== null) {
+      out.push({ at, kind: 'start', nodeId: Number(m[1]), pid: Number(m[2]), group: m[3] ?? '', line });
+    } else if ((m = /^CONFCHG n=\d+ members=\[([^\]]*)\] left=\[([^\]]*)\] joined=\[([^\]]*)\]$/.exec(line)) !== null) {
+      out.push({ at, kind: 'confchg', members: parseAddresses(m[1] ?? ''), left: parseAddresses(m[2] ?? ''), joined: parseAddresses(m[3] ?? ''), line });
+    } else if ((m = /^TOTEM ring=(\S+) n=\d+ members=\[([^\]]*)\]$/.exec(line)) !== null) {
+      out.push({ at, kind: 'totem', ring: m[1] ?? '', members: (m[2] ?? '').split(',').filter((x) => x !== '').map(Number), line });
+    } else if ((m = /^DELIVER from=(\d+):(\d+) len=(\d+)(?: text="(.*)")?$/.exec(line)) !== null) {
+      out.push({ at, kind: 'deliver', nodeId: Number(m[1]), pid: Number(m[2]), len: Number(m[3]), text: m[4] ?? null, line });
+    } else if ((m = /^SENT len=(\d+) text="(.*)"$/.exec(line)) !== null) {
+      out.push({ at, kind: 'sent', len: Number(m[1]), text: m[2] ?? '', line });
+    }
+  }
+  return out;
+}
+
+/** Compiles ../shared/tools/cpgload/cpgload.c into dir (gcc, -lcpg -lquorum -lm); returns the binary's path. */
+export async function buildCpgload(dir: string): Promise<string> {
+  const binary = path.join(dir, 'cpgload');
+  const r = await run(['gcc', '-O2', '-o', binary, CPGLOAD_SOURCE, '-lcpg', '-lquorum', '-lm'], 60_000);
+  if (r.code !== 0) throw new Error(`building cpgload (gcc ${CPGLOAD_SOURCE} -lcpg -lquorum -lm) failed (exit ${String(r.code)}):\n${r.stdout}${r.stderr}`);
+  return binary;
+}
+
 export interface LoggedMembership {
   rep: number;
   seq: bigint;
@@ -530,4 +696,50 @@ export function corosyncConf(opts: { clusterName: string; nodes: readonly ConfNo
 /** carillon.conf: the same totem/nodelist as the corosync nodes, plus the carillon { } section. */
 export function carillonConf(opts: { clusterName: string; nodes: readonly ConfNode[]; stateDir: string; ipcSocket: string; debug: boolean }): string {
   return `${totemAndNodelist(opts.clusterName, opts.nodes)}logging {\n    to_stderr: yes\n    timestamp: hires\n    debug: ${opts.debug ? 'on' : 'off'}\n}\ncarillon {\n    state_dir: ${opts.stateDir}\n    ipc_socket: ${opts.ipcSocket}\n    http_listen: off\n}\n`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Waiting and building
+
+export interface Check {
+  ok: boolean;
+  detail: string;
+}
+
+/** Polls `probe` every intervalMs until it reports ok; throws with its last detail after timeoutMs. Resolves to the time it took. */
+export async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<Check>, intervalMs = 200): Promise<number> {
+  const start = performance.now();
+  let last = '(not probed)';
+  for (;;) {
+    try {
+      const check = await probe();
+      if (check.ok) return performance.now() - start;
+      last = check.detail;
+    } catch (error) {
+      last = `probe threw: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nlast observation:\n${last}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Newest mtime of the .ts files under dir. */
+function newestTsMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestTsMtime(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist/ under root is what carillond runs from: (re)build it when missing or older than src/. */
+export async function ensureDistBuilt(root: string): Promise<void> {
+  const daemonJs = path.join(root, 'dist', 'bin', 'daemon.js');
+  const built = fs.existsSync(daemonJs) ? fs.statSync(daemonJs).mtimeMs : 0;
+  if (built >= newestTsMtime(path.join(root, 'src'))) return;
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = await run([process.execPath, tsc, '-p', path.join(root, 'src', 'tsconfig.json')], 120_000);
+  if (result.code !== 0) throw new Error(`building dist/ (tsc -p src/tsconfig.json) failed:\n${result.stdout}${result.stderr}`);
 }
