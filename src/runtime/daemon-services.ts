@@ -224,7 +224,9 @@ export class DaemonServices implements DaemonServicesApi {
   }
 
   cpgGroups(): CpgGroupJson[] {
-    return this.cpg.groups().map((g) => ({ group: g.group, members: g.members.map((m) => ({ nodeId: m.nodeId, pid: m.pid })) }));
+    // corosync's iteration order: `carillon cpg list` and `show members` print what
+    // corosync-cpgtool and res_corosync print for the same process list.
+    return this.cpg.iteration().map((g) => ({ group: g.group, members: g.members.map((m) => ({ nodeId: m.nodeId, pid: m.pid })) }));
   }
 
   // -------------------------------------------------------------------------------------

@@ -422,6 +422,23 @@ export class CpgService implements Service {
       .map((g) => ({ group: g.text, groupName: g.name.slice(), members: g.members.map(memberOf) }));
   }
 
+  /**
+   * cpg_iteration_initialize(CPG_ITERATION_ALL), in corosync's order, which is what
+   * corosync-cpgtool and res_corosync's `corosync show members` print: walking the process
+   * list, a process whose group is not listed yet starts a new group at the front; any
+   * other is inserted right after its group's first entry. So groups come newest first
+   * and, within a group, the first process is followed by the others in reverse order.
+   */
+  iteration(): CpgGroupView[] {
+    const out: Array<{ group: GroupEntry; members: CpgMember[] }> = [];
+    for (const e of this.processList()) {
+      const at = out.find((g) => g.group === e.group);
+      if (at === undefined) out.unshift({ group: e.group, members: [memberOf(e)] });
+      else at.members.splice(1, 0, memberOf(e));
+    }
+    return out.map((g) => ({ group: g.group.text, groupName: g.group.name.slice(), members: g.members }));
+  }
+
   membership(group: CpgGroupInput): CpgMember[] {
     const name = toName(group);
     return this.groupTable.get(keyOf(name))?.members.map(memberOf) ?? [];

@@ -32,6 +32,11 @@ export interface TotemPgNode {
   available(): number;
   transAck(): void;
   onTokenReceived(callback: () => void): void;
+  /**
+   * totemsrp_event_signal: a message is about to be queued, so a held token must be
+   * released (TOKEN_HOLD_CANCEL). Optional for test doubles.
+   */
+  signalNewMessage?(): void;
 }
 
 export interface TotemPgOptions {
@@ -118,6 +123,9 @@ export class TotemPg {
    * the next token; large ones are cut and queued at once. All or nothing.
    */
   mcast(groups: readonly Uint8Array[], payload: Uint8Array | readonly Uint8Array[]): SubmitResult {
+    // As corosync's mcast_msg: cancel a token hold first, even when the message only goes
+    // into the packing buffer, or it would wait for the hold timer on an idle ring.
+    this.node.signalNewMessage?.();
     const result = this.fragmenter.submit(groups, payload);
     if (result === 'queued') this.stats.mcastQueued += 1;
     else if (result === 'full') this.stats.mcastFull += 1;

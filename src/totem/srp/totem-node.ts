@@ -289,6 +289,15 @@ export class TotemNode {
     return 'queued';
   }
 
+  /**
+   * totemsrp_event_signal: the layer above is about to queue a message (totempg calls it
+   * for every application message, also when it only buffers it for the next token).
+   */
+  signalNewMessage(): void {
+    if (!this.started || this.stopped || this.inTokenHook) return;
+    this.tokenHoldCancelSend();
+  }
+
   /** Free slots in the active send queue (totemsrp_avail). */
   available(): number {
     const queue = this.waitingTransAck ? this.newMessageQueueTrans : this.newMessageQueue;

@@ -749,3 +749,18 @@ describe('limits and flow', () => {
     expect(s.groups()).toEqual([]);
   });
 });
+
+describe('CpgService.iteration (cpg_iteration_initialize order)', () => {
+  it('lists groups newest first: first member, then the rest in reverse process-list order', () => {
+    const c = cluster3();
+    joined(c, 1, 'alpha', 100);
+    joined(c, 2, 'alpha', 200);
+    joined(c, 3, 'alpha', 300);
+    joined(c, 2, 'beta', 50);
+    const view = c.cpg(1).iteration().map((g) => `${g.group}:${g.members.map((m) => `${m.nodeId}/${m.pid}`).join(',')}`);
+    // Process list order (nodeid, pid): 1/100 alpha, 2/50 beta, 2/200 alpha, 3/300 alpha.
+    expect(view).toEqual(['beta:2/50', 'alpha:1/100,3/300,2/200']);
+    // groups() keeps its own order: by name, members by (nodeid, pid).
+    expect(c.cpg(1).groups().map((g) => g.group)).toEqual(['alpha', 'beta']);
+  });
+});
