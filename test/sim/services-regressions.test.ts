@@ -237,6 +237,36 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     });
   });
 
+  // FINDINGS F8 (corosync-faithful): auto_tie_breaker in an odd-sized cluster (allowed
+  // only with wait_for_all) treats ⌊5/2⌋ = 2 votes as the "half", so the lowest node's
+  // two-node side stays quorate; on the other side a node that was quorate a moment ago
+  // clears the restarted nodes' wait_for_all, and three of five are a majority. The
+  // checkers skip Q1 for this configuration; this test pins the behaviour down.
+  test('odd-sized auto_tie_breaker + wait_for_all: two quorate partitions at once (FINDINGS F8, corosync-faithful)', () => {
+    const ids = [1, 2, 3, 4, 5];
+    const s = formed({ nodes: 5, votequorum: { nodelist: ids.map((nodeId) => ({ nodeId })), autoTieBreaker: true, waitForAll: true } });
+    const token = s.cluster.options.config.tokenTicks;
+    expect(stack(s, 1).quorum.getQuorate()).toBe(true);
+    s.cluster.crash(3);
+    s.cluster.crash(4);
+    runUntil(s.cluster, () => synced(s, [1, 2, 5]), 80 * token, 'ring 1,2,5');
+    expect(stack(s, 5).quorum.getQuorate()).toBe(true);
+    // 3 and 4 restart on their own (waiting for all), then 5 moves straight from the
+    // quorate ring 1,2,5 to them.
+    s.cluster.network.splitManual([1, 2, 5], [3, 4]);
+    s.cluster.start(3);
+    s.cluster.start(4);
+    runUntil(s.cluster, () => synced(s, [3, 4]), 80 * token, 'ring 3,4');
+    expect(stack(s, 3).quorum.getQuorate()).toBe(false);
+    s.cluster.network.healAll(s.cluster.now);
+    s.cluster.network.splitManual([1, 2], [3, 4, 5]);
+    runUntil(s.cluster, () => synced(s, [1, 2]) && synced(s, [3, 4, 5]), 120 * token, 'two sides');
+    s.cluster.run(5 * token);
+    expect([1, 2, 3, 4, 5].map((id) => stack(s, id).quorum.getQuorate())).toEqual([true, true, true, true, true]);
+    expect(stack(s, 1).votequorum.status().totalVotes).toBe(2);
+    expect(stack(s, 3).votequorum.status().totalVotes).toBe(3);
+  });
+
   test('quorum lost and regained: notifications in order on every node (Q1–Q4)', () => {
     const ids = [1, 2, 3, 4, 5];
     const s = formed({ nodes: 5 });
