@@ -21,8 +21,9 @@
 //                                               service's process hook returns -1)
 //
 // Reproduced on purpose:
-// - abort() calls the current service's abort hook only in the process state (its
-//   process hook has not yet reported done); a node waiting for barriers aborts nothing.
+// - abort() calls the current service's abort hook in the process state (its process hook
+//   has not yet reported done) and, unlike sync.c (fixed upstream by corosync PR #828),
+//   also while waiting for that service's barriers.
 //   main.c calls sync_abort at the TRANSITIONAL confchg and again at the REGULAR one and
 //   sync_abort leaves the state alone, so a service caught in its process phase sees
 //   abort() twice. Hooks must tolerate that (corosync's are idempotent).
@@ -285,7 +286,10 @@ export class SyncEngine {
    */
   abort(): void {
     if (this.ringId !== null) this.stats.aborts += 1;
-    if (this.state === SyncState.process) {
+    // Deviation (corosync PR #828): sync.c aborts the current service only in the process
+    // state; a service whose data is out and that waits for barriers must drop it too, or
+    // it activates stale data (CPG joinlists) in the next round.
+    if (this.state === SyncState.process || (this.state === SyncState.barrier && this.ringId !== null)) {
       this.processPending = false;
       const entry = this.services[this.processingIndex];
       if (entry?.hooks) {

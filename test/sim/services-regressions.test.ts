@@ -3,8 +3,7 @@
 // 300 ms = 30 ticks) and every services checker at the end (T1–T11 with totempg packets,
 // C1–C5, CPG-M, Q1–Q4, M1).
 //
-// Tests of open findings are `test.failing` (they pass while the bug is there): flip them
-// to `test` when FINDINGS.md F5 / F6 are fixed.
+// F5 and F6 (FINDINGS.md) were open findings pinned with `test.failing`; both are fixed.
 
 import { describe, expect, test } from '@jest/globals';
 import { checkCpgConvergence, type CoreCpgView } from './checkers/cpg';
@@ -58,7 +57,7 @@ describe('services regression scenarios (testing.md §4.4)', () => {
   // corosync PR #828: a node joins the ring and its corosync exits during the same sync
   // round; its JOINLIST, already delivered, must not survive the aborted round (the next
   // round would replay it as a NODEUP for a node that is gone: a permanent ghost).
-  test.failing('a node joins and dies during sync: no permanent ghost, the per-service abort runs (corosync PR #828, F6 open)', () => {
+  test('a node joins and dies during sync: no permanent ghost, the per-service abort runs (corosync PR #828, F6)', () => {
     const s = formed({ nodes: 4 }, [1, 2, 4]);
     const token = s.cluster.options.config.tokenTicks;
     const survivors = [1, 2, 4];
@@ -96,7 +95,7 @@ describe('services regression scenarios (testing.md §4.4)', () => {
   // FINDINGS F5: a client's leave sits in totemsrp's regular queue (behind a backlog) when
   // the ring changes; it goes out only after the new ring's sync. corosync's JOINLIST
   // still lists the process, so nothing changes until its PROCLEAVE arrives (LEAVE).
-  test.failing('a leave still queued across a configuration change: LEAVE everywhere, one process list at sync completion (F5 open)', () => {
+  test('a leave still queued across a configuration change: LEAVE everywhere, one process list at sync completion (F5)', () => {
     const s = formed({ nodes: 4, totem: { windowSize: 17, maxMessages: 1 } });
     const clients = clientsIn(s, [1, 2, 3, 4]);
     const token = s.cluster.options.config.tokenTicks;

@@ -362,6 +362,15 @@ export class CpgService implements Service {
   private syncStep: 'downlist' | 'joinlist' | 'done' = 'done';
   /** Delivered JOINLIST entries of the running sync, in delivery order. */
   private joinLists: StoredJoin[] = [];
+  /**
+   * (sender:pid:group) of every PROCLEAVE delivered since this sync round's init. A JOINLIST
+   * built before such a leave was delivered still lists the process; NODEUP must not bring
+   * it back (corosync's ghost after a finalize during sync). Every member delivers the same
+   * messages in the same order, so all skip the same entries.
+   */
+  private readonly leftThisRound = new Set<string>();
+  /** From this service's sync init to its activate or abort. */
+  private roundOpen = false;
 
   /** PROCLEAVEs from finalize that ServiceApi refused; sent before anything else. */
   private readonly pendingSends: Uint8Array[] = [];
@@ -643,6 +652,9 @@ export class CpgService implements Service {
         return;
       case 'downlist':
         this.stats.downLists += 1;
+        // Each node sends DOWNLIST then JOINLIST in one process step: only its latest pair
+        // counts. A JOINLIST queued in an aborted round and delivered in this ring is stale.
+        this.joinLists = this.joinLists.filter((j) => j.sender !== sender);
         this.api.log('debug', `cpg: downlist left_list: ${m.leftNodes.length} received`, { sender, oldMembers: m.oldMembers });
         return;
       case 'downlist-old':
@@ -679,6 +691,7 @@ export class CpgService implements Service {
     if (local) this.inflightAdd(m.pid, key, 'leaves', -1);
     this.api.log('debug', `cpg: got procleave message from cluster node ${sender} for pid ${m.pid}`, { reason: m.reason });
     if (this.findProcess(key, sender, m.pid) < 0) this.stats.leavesOfUnknown += 1;
+    if (this.roundOpen) this.leftThisRound.add(`${sender}:${m.pid}:${key}`);
     this.procLeave(key, m.group, sender, m.pid, m.reason);
     if (local) {
       for (const h of this.handles.values()) {
@@ -907,6 +920,10 @@ export class CpgService implements Service {
     this.syncRingId = ringId;
     const transSet = new Set(trans);
     this.downlist = this.oldMembers.filter((n) => !transSet.has(n));
+    // corosync PR #828: joinlists of an aborted round must not survive into this one.
+    this.joinLists = [];
+    this.leftThisRound.clear();
+    this.roundOpen = true;
   }
 
   private syncProcess(): 'done' | 'again' {
@@ -930,14 +947,17 @@ export class CpgService implements Service {
     return 'done';
   }
 
-  /** Our processes for the JOINLIST, in process-list order, without those already leaving. */
+  /**
+   * Our processes for the JOINLIST, in process-list order — all of them, as corosync does:
+   * a leave still queued behind the sync goes out after it and is a LEAVE everywhere; one
+   * delivered during the round is caught on the receiving side (leftThisRound).
+   */
   private localJoinList(): CpgJoinListEntry[] {
     const local = this.api.localNodeId;
     const max = Math.floor((this.limits.messageBytes - CpgSize.joinListHeader) / CpgSize.joinListEntry);
     const entries: CpgJoinListEntry[] = [];
     for (const e of this.processList()) {
       if (e.nodeId !== local) continue;
-      if ((this.inflight.get(`${e.pid}:${e.group.key}`)?.leaves ?? 0) > 0) continue;
       if (entries.length >= max) {
         this.stats.joinListOverflows += 1;
         break;
@@ -952,6 +972,8 @@ export class CpgService implements Service {
     this.downlistInform();
     this.joinlistInform();
     this.joinLists = [];
+    this.leftThisRound.clear();
+    this.roundOpen = false;
     this.syncStep = 'done';
     for (const h of [...this.handles.values()]) if (!h.finalized) this.emitTotem(h, this.syncMembers);
   }
@@ -959,6 +981,8 @@ export class CpgService implements Service {
   private syncAbort(): void {
     this.stats.syncAborts += 1;
     this.joinLists = [];
+    this.leftThisRound.clear();
+    this.roundOpen = false;
   }
 
   /** downlist_inform_clients: remove the downlist nodes' processes, one confchg per group. */
@@ -985,6 +1009,7 @@ export class CpgService implements Service {
     for (let i = this.joinLists.length - 1; i >= 0; i -= 1) {
       const s = this.joinLists[i];
       if (s === undefined || s.sender === local) continue;
+      if (this.leftThisRound.has(`${s.sender}:${s.pid}:${s.key}`)) continue;
       if (!this.addProcess(s.key, s.name, s.sender, s.pid)) continue;
       const entry = perGroup.get(s.key) ?? { name: s.name, joined: [] };
       perGroup.set(s.key, entry);
