@@ -56,8 +56,13 @@ export const IpcServerDefaults = {
   socketMode: 0o660,
   directoryMode: 0o755,
   clientsMax: 64,
-  lineBytesMax: 64 * 1024,
-  outputBytesMax: 1024 * 1024,
+  /**
+   * Room for one CPG message of corosync's atomic size (1 MiB − 1 KiB) as hex plus the
+   * JSON around it; a line is buffered only while it arrives, so idle clients cost nothing.
+   */
+  lineBytesMax: 2 * 1024 * 1024 + 64 * 1024,
+  /** Pushes queued for a slow reader: a few large deliveries, then it is disconnected. */
+  outputBytesMax: 8 * 1024 * 1024,
   /** How long the stale-socket probe waits for a connect before assuming a live peer. */
   probeTimeoutMs: 1000,
   /** How long a client being disconnected may take to read its final line. */

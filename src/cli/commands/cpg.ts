@@ -27,6 +27,7 @@ import { type IpcClient, IpcClientError } from '../../client/ipc-client';
 import type { CpgGroupJson, CpgHandleEventJson, CpgMemberChangeJson, CpgMemberJson, DaemonStatus } from '../../ipc/daemon-api';
 import { IpcErrorCode, bytesToHex, encodeRequest } from '../../ipc/protocol';
 import { IpcServerDefaults } from '../../runtime/ipc-server';
+import { CPG_ATOMIC_MESSAGE_MAX } from '../../services/cpg/cpg-service';
 import { DaemonCommandExit, type GlobalOptions, SocketOption, withDaemon } from '../daemon-connection';
 import { formatRingId } from './status';
 import type { CommandIo } from './wire-decode';
@@ -87,13 +88,15 @@ function groupNameProblem(group: string): string | null {
 }
 
 /**
- * The largest payload one cpg.mcast can carry to GROUP: the request line (payload as hex,
- * so two characters a byte) must fit carillond's line limit, or it drops the connection.
+ * The largest payload one cpg.mcast can carry to GROUP: corosync's atomic CPG message
+ * (1 MiB − 1 KiB), and the request line (payload as hex, two characters a byte) must fit
+ * carillond's line limit, or it drops the connection.
  */
 export function mcastPayloadBytesMax(group: string): number {
   const line = encodeRequest(Number.MAX_SAFE_INTEGER, 'cpg.mcast', { handle: Number.MAX_SAFE_INTEGER, group, payloadHex: '' });
   // The limit counts the line without its '\n'.
-  return Math.floor((IpcServerDefaults.lineBytesMax - (Buffer.byteLength(line, 'utf8') - 1)) / 2);
+  const ipcMax = Math.floor((IpcServerDefaults.lineBytesMax - (Buffer.byteLength(line, 'utf8') - 1)) / 2);
+  return Math.min(ipcMax, CPG_ATOMIC_MESSAGE_MAX);
 }
 
 function utf8Text(bytes: Uint8Array): string | null {

@@ -206,7 +206,7 @@ describe('IpcServer: protocol', () => {
 
 describe('IpcServer: limits', () => {
   it('closes a client whose line exceeds 64 KiB with IPC_LINE_TOO_LONG', async () => {
-    const server = await startServer();
+    const server = await startServer({ lineBytesMax: 64 * 1024 });
     const client = await connect();
     await client.hello();
     client.send('x'.repeat(70 * 1024));
@@ -230,7 +230,7 @@ describe('IpcServer: limits', () => {
   });
 
   it('disconnects a subscriber that stops reading, with a final IPC_SLOW_CONSUMER line', async () => {
-    const server = await startServer({ closeGraceMs: 10_000 });
+    const server = await startServer({ closeGraceMs: 10_000, outputBytesMax: 1024 * 1024 });
     const slow = await connect();
     await slow.hello();
     slow.send({ id: 1, method: 'totem.subscribe' });
