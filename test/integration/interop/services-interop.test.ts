@@ -568,13 +568,14 @@ if (!gate.run && gate.mustFail) {
       expect(groups.map((g) => g.group)).toEqual([GROUP]);
       expect(sortedAddrs(mine?.members ?? [])).toEqual(sortedAddrs(want));
       expect(sortedAddrs(await c3.client.membership(GROUP))).toEqual(sortedAddrs(want));
-      // Order: carillond's cpg.groups is its process list, sorted by (nodeid, pid) as
-      // corosync's. cpgtool walks cpg_iteration, which corosync builds from that sorted
-      // list by inserting each process right after the group's first one: first member,
-      // then the others in reverse. Both real nodes have the same list.
-      expect((mine?.members ?? []).map(addr)).toEqual(sortedAddrs(want));
+      // Order: cpgtool walks cpg_iteration, which corosync builds from its process list
+      // (sorted by nodeid, pid) by inserting each process right after the group's first
+      // one: first member, then the others in reverse. carillond's cpg.groups follows the
+      // same rule, so `carillon cpg list` / `show members` print what cpgtool prints.
       const sortedWant = sortedAddrs(want);
-      expect(listed.get(1)).toBe([...sortedWant.slice(0, 1), ...sortedWant.slice(1).reverse()].join(' '));
+      const iterationOrder = [...sortedWant.slice(0, 1), ...sortedWant.slice(1).reverse()];
+      expect((mine?.members ?? []).map(addr)).toEqual(iterationOrder);
+      expect(listed.get(1)).toBe(iterationOrder.join(' '));
       expect(listed.get(2)).toBe(listed.get(1));
       timings.push(`(c) corosync-cpgtool on nodes 1 and 2 lists ${GROUP}: ${listed.get(1) ?? ''}; carillond cpg.groups: ${(mine?.members ?? []).map(addr).join(' ')}`);
     });
