@@ -11,9 +11,7 @@
 // udpu-full.pcap is the union of the four per-phase captures, so their counts add up to it.
 
 import { describe, expect, it } from '@jest/globals';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcap } from '../../src/cli/pcap-reader';
 import {
   CMAP_CONFIG_VERSION_KEY,
   CMAP_MCAST_FN,
@@ -25,21 +23,8 @@ import {
   encodeCmapMcastPieces,
 } from '../../src/services/cmap/cmap-messages';
 import { CmapService } from '../../src/services/cmap/cmap-service';
-import { readExecHeader } from '../../src/services/exec-header';
 import { ServiceId } from '../../src/services/service-api';
-import { Assembler } from '../../src/totem/pg/assembler';
-import { decodeGroupMessage, GROUP_A, groupNamesEqual } from '../../src/totem/pg/groups';
-import { decodeMessage } from '../../src/totem/wire/codec';
-import { Encapsulation, type Mcast, ringIdKey } from '../../src/totem/wire/messages';
-
-const vectors = path.resolve(__dirname, '../../../shared/vectors');
-
-function pcaps(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? pcaps(path.join(dir, e.name)) : e.name.endsWith('.pcap') ? [path.join(dir, e.name)] : []))
-    .sort();
-}
+import { execMessagesOf, pcapsUnder, vectors } from './capture-messages';
 
 interface CmapCapture {
   ring: string;
@@ -48,35 +33,10 @@ interface CmapCapture {
 }
 
 function cmapMessages(file: string): CmapCapture[] {
-  const datagrams = parsePcap(fs.readFileSync(file));
-  if (!datagrams.ok) throw datagrams.error;
-  const rings = new Map<string, Map<number, Mcast>>();
-  for (const d of datagrams.value) {
-    const m = decodeMessage(d.payload);
-    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
-    const key = ringIdKey(m.value.ringId);
-    const ring = rings.get(key) ?? new Map<number, Mcast>();
-    rings.set(key, ring);
-    if (!ring.has(m.value.seq)) ring.set(m.value.seq, m.value);
-  }
-  const assembler = new Assembler();
-  const out: CmapCapture[] = [];
-  for (const [ring, mcasts] of rings) {
-    for (const m of [...mcasts.values()].sort((a, b) => a.seq - b.seq)) {
-      const assembled = assembler.receive(m.nodeId, m.payload);
-      if (!assembled.ok) continue;
-      for (const { sender, message } of assembled.value) {
-        const g = decodeGroupMessage(message);
-        if (!g.ok || g.value.groups.length !== 1 || !groupNamesEqual(g.value.groups[0]!, GROUP_A)) continue;
-        const header = readExecHeader(g.value.payload);
-        if (header.ok && header.value.id >> 16 === ServiceId.cmap) out.push({ ring, sender, message: g.value.payload });
-      }
-    }
-  }
-  return out;
+  return execMessagesOf(file, { group: 'a', serviceId: ServiceId.cmap }).map(({ ring, sender, payload }) => ({ ring, sender, message: payload }));
 }
 
-const files = pcaps(vectors);
+const files = pcapsUnder(vectors);
 const found = new Map(files.map((f) => [path.relative(vectors, f), cmapMessages(f)] as const));
 
 describe('cmap MCASTs in the corosync 3.1.7 captures', () => {

@@ -18,57 +18,13 @@
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcap } from '../../src/cli/pcap-reader';
 import { decodeCpgMessage, encodeCpgMessage, CpgFn, CpgReason, type CpgMessage } from '../../src/services/cpg/cpg-messages';
 import { CpgService, type CpgConfchgEvent, type CpgHandle } from '../../src/services/cpg/cpg-service';
 import type { ServiceApi } from '../../src/services/service-api';
-import { Assembler } from '../../src/totem/pg/assembler';
-import { decodeGroupMessage, groupNameText } from '../../src/totem/pg/groups';
-import { decodeMessage } from '../../src/totem/wire/codec';
-import { Encapsulation, type Mcast, type RingId, ringIdKey } from '../../src/totem/wire/messages';
+import { execId, type RingTraffic, ringTraffic, vectors } from './capture-messages';
 
-const vectors = path.resolve(__dirname, '../../../shared/vectors');
 const fullDir = path.join(vectors, 'corosync-3.1.7-udpu');
 const faultsDir = path.join(vectors, 'corosync-3.1.7-udpu-faults');
-
-interface RingTraffic {
-  readonly key: string;
-  readonly ringId: RingId;
-  readonly messages: Array<{ readonly sender: number; readonly group: string; readonly payload: Uint8Array }>;
-}
-
-/** Each ring's reassembled group messages in agreed order, rings in capture order. */
-function traffic(file: string): RingTraffic[] {
-  const datagrams = parsePcap(fs.readFileSync(file));
-  if (!datagrams.ok) throw datagrams.error;
-  const rings = new Map<string, { ringId: RingId; bySeq: Map<number, Mcast> }>();
-  for (const d of datagrams.value) {
-    const m = decodeMessage(d.payload);
-    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
-    const key = ringIdKey(m.value.ringId);
-    const ring = rings.get(key) ?? { ringId: m.value.ringId, bySeq: new Map<number, Mcast>() };
-    rings.set(key, ring);
-    if (!ring.bySeq.has(m.value.seq)) ring.bySeq.set(m.value.seq, m.value);
-  }
-  const assembler = new Assembler();
-  return [...rings.entries()].map(([key, ring]) => {
-    const messages: RingTraffic['messages'] = [];
-    for (const m of [...ring.bySeq.values()].sort((a, b) => a.seq - b.seq)) {
-      const r = assembler.receive(m.nodeId, m.payload);
-      if (!r.ok) throw r.error;
-      for (const { sender, message } of r.value) {
-        const g = decodeGroupMessage(message);
-        if (!g.ok) throw g.error;
-        messages.push({ sender, group: groupNameText(g.value.groups[0] ?? new Uint8Array()), payload: g.value.payload });
-      }
-    }
-    return { key, ringId: ring.ringId, messages };
-  });
-}
-
-function execId(payload: Uint8Array): number {
-  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getInt32(0, true);
-}
 
 interface CpgOnWire {
   readonly ring: string;
@@ -139,8 +95,8 @@ function differs(a: Uint8Array, b: Uint8Array): boolean {
   return a.length !== b.length || a.some((x, i) => x !== b[i]);
 }
 
-const full = traffic(path.join(fullDir, 'udpu-full.pcap'));
-const faults = traffic(path.join(faultsDir, 'udpu-faults.pcap'));
+const full = ringTraffic(path.join(fullDir, 'udpu-full.pcap'));
+const faults = ringTraffic(path.join(faultsDir, 'udpu-faults.pcap'));
 const fullCpg = cpgMessages(full);
 const faultsCpg = cpgMessages(faults);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -9,36 +9,20 @@
 // rings in capture order, which is the order a member that saw every ring would deliver.
 
 import { describe, expect, it } from '@jest/globals';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcap } from '../../src/cli/pcap-reader';
 import { Assembler } from '../../src/totem/pg/assembler';
 import { Fragmenter } from '../../src/totem/pg/fragmenter';
 import { decodeGroupMessage, GROUP_A, GROUP_SYNC, groupNamesEqual, groupNameText } from '../../src/totem/pg/groups';
 import { decodePgPacket } from '../../src/totem/pg/packet';
-import { decodeMessage } from '../../src/totem/wire/codec';
-import { Encapsulation, type Mcast, ringIdKey } from '../../src/totem/wire/messages';
+import { type Mcast, ringIdKey } from '../../src/totem/wire/messages';
+import { mcastStream as capturedMcastStream, vectors } from './capture-messages';
 
-const vectors = path.resolve(__dirname, '../../../shared/vectors');
 const capture = path.join(vectors, 'corosync-3.1.7-udpu/udpu-full.pcap');
 const faultsCapture = path.join(vectors, 'corosync-3.1.7-udpu-faults/udpu-faults.pcap');
 
-/** The agreed-order MCAST stream of a capture, each message once. */
+/** The agreed-order MCAST stream of a capture, each message once; every copy carries the same payload. */
 function mcastStream(file: string): Mcast[] {
-  const datagrams = parsePcap(fs.readFileSync(file));
-  if (!datagrams.ok) throw datagrams.error;
-  const rings = new Map<string, Map<number, Mcast>>();
-  for (const d of datagrams.value) {
-    const m = decodeMessage(d.payload);
-    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
-    const key = ringIdKey(m.value.ringId);
-    const ring = rings.get(key) ?? new Map<number, Mcast>();
-    rings.set(key, ring);
-    const seen = ring.get(m.value.seq);
-    if (seen) expect(seen.payload).toEqual(m.value.payload);
-    else ring.set(m.value.seq, m.value);
-  }
-  return [...rings.values()].flatMap((ring) => [...ring.values()].sort((a, b) => a.seq - b.seq));
+  return capturedMcastStream(file, (kept, copy) => expect(copy.payload).toEqual(kept.payload));
 }
 
 interface Reassembled {

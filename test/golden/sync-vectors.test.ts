@@ -11,17 +11,12 @@
 // listing [0, 2, 3, 5].
 
 import { describe, expect, it } from '@jest/globals';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcap } from '../../src/cli/pcap-reader';
 import type { SyncHooks } from '../../src/services/service-api';
 import { decodeSyncMessage, encodeSyncBarrier, encodeSyncServiceBuild, SyncEngine } from '../../src/services/sync';
-import { Assembler } from '../../src/totem/pg/assembler';
-import { decodeGroupMessage, GROUP_SYNC, includesGroup } from '../../src/totem/pg/groups';
-import { decodeMessage } from '../../src/totem/wire/codec';
-import { Encapsulation, ringIdEquals, ringIdKey, type Mcast, type RingId } from '../../src/totem/wire/messages';
+import { ringIdEquals, ringIdKey, type RingId } from '../../src/totem/wire/messages';
+import { execMessagesOf, vectors } from './capture-messages';
 
-const vectors = path.resolve(__dirname, '../../../shared/vectors');
 const captures = [
   { name: 'udpu-full.pcap', file: path.join(vectors, 'corosync-3.1.7-udpu/udpu-full.pcap'), serviceBuilds: 15, barriers: 60,
     rings: ['1.13d', '1.141', '1.145', '1.149', '3.14a', '1.14e', '1.152', '1.156'] },
@@ -36,35 +31,8 @@ interface SyncVector {
   readonly payload: Uint8Array;
 }
 
-/** The agreed-order MCAST stream of a capture, each message once, rings in capture order. */
-function mcastStream(file: string): Mcast[] {
-  const datagrams = parsePcap(fs.readFileSync(file));
-  if (!datagrams.ok) throw datagrams.error;
-  const rings = new Map<string, Map<number, Mcast>>();
-  for (const d of datagrams.value) {
-    const m = decodeMessage(d.payload);
-    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
-    const key = ringIdKey(m.value.ringId);
-    const ring = rings.get(key) ?? new Map<number, Mcast>();
-    rings.set(key, ring);
-    if (!ring.has(m.value.seq)) ring.set(m.value.seq, m.value);
-  }
-  return [...rings.values()].flatMap((ring) => [...ring.values()].sort((a, b) => a.seq - b.seq));
-}
-
 function syncVectors(file: string): SyncVector[] {
-  const assembler = new Assembler();
-  const out: SyncVector[] = [];
-  for (const m of mcastStream(file)) {
-    const assembled = assembler.receive(m.nodeId, m.payload);
-    if (!assembled.ok) throw assembled.error;
-    for (const { sender, message } of assembled.value) {
-      const g = decodeGroupMessage(message);
-      if (!g.ok) throw g.error;
-      if (includesGroup(g.value.groups, GROUP_SYNC)) out.push({ ringId: m.ringId, sender, payload: g.value.payload });
-    }
-  }
-  return out;
+  return execMessagesOf(file, { group: 'sync' }).map(({ ringId, sender, payload }) => ({ ringId, sender, payload }));
 }
 
 /** Sync hooks that record their calls into `calls` as "<id>:<hook>". */

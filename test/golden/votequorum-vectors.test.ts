@@ -9,10 +9,7 @@
 // split group headers; a message in group "a" whose header id >> 16 is 5 is votequorum's.
 
 import { describe, expect, it } from '@jest/globals';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcap } from '../../src/cli/pcap-reader';
-import { readExecHeader } from '../../src/services/exec-header';
 import {
   decodeVotequorumMessage,
   encodeVotequorumMessage,
@@ -20,64 +17,24 @@ import {
   VotequorumFn,
   type NodeInfoMessage,
 } from '../../src/services/votequorum/votequorum-messages';
-import { Assembler } from '../../src/totem/pg/assembler';
-import { decodeGroupMessage, GROUP_A, GROUP_SYNC, groupNamesEqual } from '../../src/totem/pg/groups';
-import { decodeMessage } from '../../src/totem/wire/codec';
-import { Encapsulation, type Mcast, ringIdKey } from '../../src/totem/wire/messages';
+import { readExecHeader } from '../../src/services/exec-header';
+import { ringIdKey } from '../../src/totem/wire/messages';
 import { FakeCluster, nodelist, startVotequorumNode } from '../unit/services/votequorum-fake-cluster';
+import { type CapturedMessage, execId, groupMessages, vectors } from './capture-messages';
 
-const vectors = path.resolve(__dirname, '../../../shared/vectors');
+/** Every exec and sync message of a capture, in agreed order (rings in capture order). */
+function execMessages(file: string): CapturedMessage[] {
+  return groupMessages(file).filter((m) => m.group === 'a' || m.group === 'sync');
+}
+
 const fullCapture = path.join(vectors, 'corosync-3.1.7-udpu/udpu-full.pcap');
 const faultsCapture = path.join(vectors, 'corosync-3.1.7-udpu-faults/udpu-faults.pcap');
 
-interface ExecMessage {
-  readonly ring: string;
-  readonly sender: number;
-  readonly group: 'a' | 'sync';
-  readonly payload: Uint8Array;
+function isVotequorum(m: CapturedMessage): boolean {
+  return m.group === 'a' && execId(m.payload) >>> 16 === 5;
 }
 
-/** Every exec and sync message of a capture, in agreed order (rings in capture order). */
-function execMessages(file: string): ExecMessage[] {
-  const datagrams = parsePcap(fs.readFileSync(file));
-  if (!datagrams.ok) throw datagrams.error;
-  const rings = new Map<string, Map<number, Mcast>>();
-  for (const d of datagrams.value) {
-    const m = decodeMessage(d.payload);
-    if (!m.ok || m.value.type !== 'mcast' || m.value.encapsulated !== Encapsulation.notEncapsulated) continue;
-    const key = ringIdKey(m.value.ringId);
-    const ring = rings.get(key) ?? new Map<number, Mcast>();
-    rings.set(key, ring);
-    if (!ring.has(m.value.seq)) ring.set(m.value.seq, m.value);
-  }
-  const assembler = new Assembler();
-  const out: ExecMessage[] = [];
-  for (const [ring, mcasts] of rings) {
-    for (const m of [...mcasts.values()].sort((a, b) => a.seq - b.seq)) {
-      const r = assembler.receive(m.nodeId, m.payload);
-      if (!r.ok) throw r.error;
-      for (const { sender, message } of r.value) {
-        const g = decodeGroupMessage(message);
-        if (!g.ok) throw g.error;
-        const group = groupNamesEqual(g.value.groups[0]!, GROUP_A) ? 'a' : groupNamesEqual(g.value.groups[0]!, GROUP_SYNC) ? 'sync' : null;
-        if (group) out.push({ ring, sender, group, payload: g.value.payload });
-      }
-    }
-  }
-  return out;
-}
-
-function execIdOf(payload: Uint8Array): number {
-  const h = readExecHeader(payload);
-  if (!h.ok) throw h.error;
-  return h.value.id;
-}
-
-function isVotequorum(m: ExecMessage): boolean {
-  return m.group === 'a' && execIdOf(m.payload) >>> 16 === 5;
-}
-
-function nodeInfo(m: ExecMessage): NodeInfoMessage {
+function nodeInfo(m: CapturedMessage): NodeInfoMessage {
   const d = decodeVotequorumMessage(m.payload);
   if (!d.ok) throw d.error;
   if (d.value.type !== 'nodeinfo') throw new Error(`not a NODEINFO: ${d.value.type}`);
@@ -117,7 +74,7 @@ describe('votequorum messages in the corosync 3.1.7 captures', () => {
       expect(encodeVotequorumMessage(decoded.value)).toEqual(m.payload);
     }
     // RECONFIGURE, QDEVICE_REG and QDEVICE_RECONFIGURE did not occur.
-    expect(new Set(all.map((m) => execIdOf(m.payload) & 0xffff))).toEqual(new Set([VotequorumFn.nodeinfo]));
+    expect(new Set(all.map((m) => execId(m.payload) & 0xffff))).toEqual(new Set([VotequorumFn.nodeinfo]));
   });
 
   it('send NODEINFO(0) right after the sender\'s own NODEINFO and before its sync BARRIER', () => {
@@ -131,7 +88,7 @@ describe('votequorum messages in the corosync 3.1.7 captures', () => {
         const previous = own[own.length - 1];
         expect(previous && isVotequorum(previous) && nodeInfo(previous).nodeId).toBe(m.sender);
         // The next message of the sender is its BARRIER (sync id 0) — or the capture ends.
-        if (next) expect([next.group, execIdOf(next.payload)]).toEqual(['sync', 0]);
+        if (next) expect([next.group, execId(next.payload)]).toEqual(['sync', 0]);
         expect(nodeInfo(m)).toEqual({ type: 'nodeinfo', nodeId: 0, votes: 0, expectedVotes: 0, flags: 0 });
       });
     }
@@ -176,7 +133,7 @@ describe('VotequorumService through the captured membership histories', () => {
     return nodeInfosByRing(list);
   }
 
-  function captured(messages: readonly ExecMessage[]): string[][] {
+  function captured(messages: readonly CapturedMessage[]): string[][] {
     return nodeInfosByRing(messages.filter(isVotequorum).map((m) => ({ ring: m.ring, sender: m.sender, m: nodeInfo(m) })));
   }
 
