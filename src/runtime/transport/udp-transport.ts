@@ -21,29 +21,12 @@
 
 import * as os from 'node:os';
 import type { CarillonConfig } from '../../config/load';
+import { DatagramTransport, type DatagramTransportOptions } from './datagram-transport';
 import { DatagramSocket } from './dgram-socket';
-import {
-  type DatagramListener,
-  ListenerSet,
-  MemberTable,
-  type Transport,
-  TransportError,
-  TransportErrorCode,
-  TransportLimits,
-  type TransportLogger,
-  type TransportMember,
-  type TransportStats,
-  canonicalAddress,
-  createTransportStats,
-  resolveMembers,
-  silentTransportLogger,
-} from './transport';
+import { TransportError, TransportErrorCode, canonicalAddress, resolveMembers } from './transport';
 import type { TransportFromConfigDeps } from './udpu-transport';
 
-export interface UdpTransportOptions {
-  readonly localNodeId: number;
-  /** The nodelist, local node included, resolved to IP literals (one family). */
-  readonly members: readonly TransportMember[];
+export interface UdpTransportOptions extends DatagramTransportOptions {
   /** totem.interface.0.mcastport; the send socket uses port − 1. */
   readonly port: number;
   /** The multicast group (totem.interface.0.mcastaddr or derived from cluster_name), or 255.255.255.255 with broadcast. */
@@ -52,25 +35,14 @@ export interface UdpTransportOptions {
   readonly ttl?: number;
   /** totem.interface.0.broadcast. */
   readonly broadcast?: boolean;
-  readonly socketBufferBytes?: number;
-  readonly log?: TransportLogger;
 }
-
-type State = 'new' | 'starting' | 'running' | 'closed';
 
 const BROADCAST_GROUP = '255.255.255.255';
 
-export class UdpTransport implements Transport {
-  private readonly port: number;
+export class UdpTransport extends DatagramTransport {
   private readonly group: string;
   private readonly ttl: number;
   private readonly broadcast: boolean;
-  private readonly socketBufferBytes: number;
-  private readonly log: TransportLogger;
-  private readonly counters: TransportStats = createTransportStats();
-  private readonly listeners = new ListenerSet();
-  private members: MemberTable;
-  private state: State = 'new';
   private recvSocket: DatagramSocket | null = null;
   private sendSocket: DatagramSocket | null = null;
   private tokenSocket: DatagramSocket | null = null;
@@ -79,7 +51,7 @@ export class UdpTransport implements Transport {
   private loopbackScheduled = false;
 
   constructor(options: UdpTransportOptions) {
-    this.members = new MemberTable(options.localNodeId, options.members);
+    super(options);
     this.broadcast = options.broadcast ?? false;
     const group = canonicalAddress(options.group);
     if (group === null || group.family !== this.members.family) {
@@ -89,10 +61,7 @@ export class UdpTransport implements Transport {
     if (options.port < 2 || options.port > 65535) {
       throw new TransportError(TransportErrorCode.badAddress, `mcastport ${options.port}: udp needs mcastport and mcastport − 1 to be valid ports`);
     }
-    this.port = options.port;
     this.ttl = options.ttl ?? 1;
-    this.socketBufferBytes = options.socketBufferBytes ?? TransportLimits.socketBufferBytes;
-    this.log = options.log ?? silentTransportLogger;
   }
 
   /** Builds the transport for `localNodeId` from a loaded configuration (resolving host names). */
@@ -114,10 +83,7 @@ export class UdpTransport implements Transport {
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') {
-      throw new TransportError(TransportErrorCode.state, `start() called on a ${this.state} udp transport`);
-    }
-    this.state = 'starting';
+    this.beginStart('udp');
     const family = this.members.family;
     const local = this.members.localAddress;
     const stats = this.counters;
@@ -125,8 +91,7 @@ export class UdpTransport implements Transport {
     const recv = new DatagramSocket({ family, role: 'udp mcast-recv', stats, log, reuseAddr: true });
     const send = new DatagramSocket({ family, role: 'udp mcast-send', stats, log });
     const token = new DatagramSocket({ family, role: 'udp token', stats, log });
-    const all = [recv, send, token];
-    try {
+    const bound = await this.setUpSockets([recv, send, token], async () => {
       // IPv6 names the interface by index (IPV6_MULTICAST_IF, ipv6mr_interface); libuv
       // takes it as "::%<ifname>". IPv4 names it by address.
       const ifaceSpec = family === 'ipv4' ? local : `::%${interfaceNameOf(local)}`;
@@ -148,15 +113,8 @@ export class UdpTransport implements Transport {
       recv.setBufferSizes(true, false, this.socketBufferBytes);
       send.setBufferSizes(false, true, this.socketBufferBytes);
       token.setBufferSizes(true, false, this.socketBufferBytes);
-    } catch (e) {
-      await Promise.all(all.map((s) => s.close()));
-      this.state = 'closed';
-      throw e;
-    }
-    if (this.isClosed()) {
-      await Promise.all(all.map((s) => s.close()));
-      return;
-    }
+    });
+    if (!bound) return;
     recv.onMessage((bytes, address) => this.receive(bytes, address));
     token.onMessage((bytes, address) => this.receive(bytes, address));
     this.recvSocket = recv;
@@ -177,16 +135,9 @@ export class UdpTransport implements Transport {
   }
 
   sendToAll(bytes: Uint8Array): void {
-    const socket = this.sendSocket;
-    if (socket === null) {
-      this.counters.droppedNotRunning += 1;
-      return;
-    }
-    if (bytes.length > payloadMax(this.members)) {
-      // No copy anywhere, the local one included: the message cannot exist on the ring.
-      this.counters.droppedOversize += 1;
-      return;
-    }
+    // An oversize message has no copy anywhere, the local one included: it cannot exist on the ring.
+    const socket = this.multicastSocket(this.sendSocket, bytes);
+    if (socket === null) return;
     socket.send(bytes, this.port, this.group);
     // As corosync, the local copy goes out even when the group send failed: the local
     // node must see its own messages in order whatever the network does.
@@ -197,34 +148,8 @@ export class UdpTransport implements Transport {
     }
   }
 
-  sendTo(nodeId: number, bytes: Uint8Array): void {
-    const socket = this.sendSocket;
-    if (socket === null) {
-      this.counters.droppedNotRunning += 1;
-      return;
-    }
-    const address = this.members.addressOf(nodeId);
-    if (address === undefined) {
-      this.counters.droppedUnknownNode += 1;
-      return;
-    }
-    socket.send(bytes, this.port, address);
-  }
-
-  onDatagram(listener: DatagramListener): () => void {
-    return this.listeners.add(listener);
-  }
-
-  setMembers(members: readonly TransportMember[]): void {
-    this.members = this.members.replaced(members);
-  }
-
-  stats(): TransportStats {
-    return { ...this.counters };
-  }
-
-  private isClosed(): boolean {
-    return this.state === 'closed';
+  protected unicastSocket(): DatagramSocket | null {
+    return this.sendSocket;
   }
 
   private option(what: string, apply: () => void): void {
@@ -242,22 +167,14 @@ export class UdpTransport implements Transport {
     this.loopback = [];
     for (const bytes of queued) {
       if (this.state !== 'running') return;
-      this.counters.received += 1;
-      this.counters.receivedBytes += bytes.length;
-      this.listeners.emit(bytes, this.members.localNodeId, this.members.localAddress);
+      this.deliver(bytes, this.members.localNodeId, this.members.localAddress);
     }
   }
 
   private receive(bytes: Uint8Array, address: string): void {
     if (this.state !== 'running') return;
-    this.counters.received += 1;
-    this.counters.receivedBytes += bytes.length;
-    this.listeners.emit(bytes, this.members.nodeIdOf(address), address);
+    this.deliver(bytes, this.members.nodeIdOf(address), address);
   }
-}
-
-function payloadMax(members: MemberTable): number {
-  return members.family === 'ipv4' ? TransportLimits.udpPayloadMaxIpv4 : TransportLimits.udpPayloadMaxIpv6;
 }
 
 /** The interface holding `address` (needed to pick the IPv6 multicast interface). */

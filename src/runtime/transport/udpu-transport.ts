@@ -26,36 +26,15 @@
 // the port and receiving part of the traffic.
 
 import type { CarillonConfig } from '../../config/load';
+import { DatagramTransport, type DatagramTransportOptions } from './datagram-transport';
 import { DatagramSocket } from './dgram-socket';
-import {
-  type AddressLookup,
-  type DatagramListener,
-  ListenerSet,
-  MemberTable,
-  RateLimiter,
-  type Transport,
-  TransportError,
-  TransportErrorCode,
-  TransportLimits,
-  type TransportLogger,
-  type TransportMember,
-  type TransportStats,
-  createTransportStats,
-  resolveMembers,
-  silentTransportLogger,
-} from './transport';
+import { type AddressLookup, RateLimiter, type TransportLogger, resolveMembers } from './transport';
 
-export interface UdpuTransportOptions {
-  readonly localNodeId: number;
-  /** The nodelist, local node included, resolved to IP literals (one family). */
-  readonly members: readonly TransportMember[];
+export interface UdpuTransportOptions extends DatagramTransportOptions {
   /** totem.interface.0.mcastport: every node listens on the same port. */
   readonly port: number;
   /** totem.block_unlisted_ips; default true, as in corosync. */
   readonly blockUnlistedIps?: boolean;
-  /** SO_RCVBUF/SO_SNDBUF request; default corosync's 2,179,072 bytes. */
-  readonly socketBufferBytes?: number;
-  readonly log?: TransportLogger;
 }
 
 export interface TransportFromConfigDeps {
@@ -63,30 +42,18 @@ export interface TransportFromConfigDeps {
   readonly lookup?: AddressLookup;
 }
 
-type State = 'new' | 'starting' | 'running' | 'closed';
-
 /** Unlisted sources are logged at most this often per source address. */
 const UNLISTED_LOG_INTERVAL_MS = 10_000;
 
-export class UdpuTransport implements Transport {
-  private readonly port: number;
+export class UdpuTransport extends DatagramTransport {
   private readonly blockUnlistedIps: boolean;
-  private readonly socketBufferBytes: number;
-  private readonly log: TransportLogger;
-  private readonly counters: TransportStats = createTransportStats();
-  private readonly listeners = new ListenerSet();
   private readonly unlistedLog = new RateLimiter(UNLISTED_LOG_INTERVAL_MS);
-  private members: MemberTable;
-  private state: State = 'new';
   private tokenSocket: DatagramSocket | null = null;
   private mcastSocket: DatagramSocket | null = null;
 
   constructor(options: UdpuTransportOptions) {
-    this.members = new MemberTable(options.localNodeId, options.members);
-    this.port = options.port;
+    super(options);
     this.blockUnlistedIps = options.blockUnlistedIps ?? true;
-    this.socketBufferBytes = options.socketBufferBytes ?? TransportLimits.socketBufferBytes;
-    this.log = options.log ?? silentTransportLogger;
   }
 
   /** Builds the transport for `localNodeId` from a loaded configuration (resolving host names). */
@@ -102,30 +69,19 @@ export class UdpuTransport implements Transport {
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') {
-      throw new TransportError(TransportErrorCode.state, `start() called on a ${this.state} udpu transport`);
-    }
-    this.state = 'starting';
+    this.beginStart('udpu');
     const family = this.members.family;
     const local = this.members.localAddress;
     const stats = this.counters;
     const token = new DatagramSocket({ family, role: 'udpu token', stats, log: this.log });
     const mcast = new DatagramSocket({ family, role: 'udpu mcast-send', stats, log: this.log });
-    try {
+    const bound = await this.setUpSockets([token, mcast], async () => {
       await token.bind(local, this.port);
       await mcast.bind(local, 0);
       token.setBufferSizes(true, true, this.socketBufferBytes);
       mcast.setBufferSizes(false, true, this.socketBufferBytes);
-    } catch (e) {
-      await Promise.all([token.close(), mcast.close()]);
-      this.state = 'closed';
-      throw e;
-    }
-    // close() may have been called while binding.
-    if (this.isClosed()) {
-      await Promise.all([token.close(), mcast.close()]);
-      return;
-    }
+    });
+    if (!bound) return;
     token.onMessage((bytes, address) => this.receive(bytes, address));
     this.tokenSocket = token;
     this.mcastSocket = mcast;
@@ -142,47 +98,14 @@ export class UdpuTransport implements Transport {
   }
 
   sendToAll(bytes: Uint8Array): void {
-    const socket = this.mcastSocket;
-    if (socket === null) {
-      this.counters.droppedNotRunning += 1;
-      return;
-    }
-    if (bytes.length > payloadMax(this.members)) {
-      // Counted once per message, not once per member.
-      this.counters.droppedOversize += 1;
-      return;
-    }
+    // An oversize message is counted once, not once per member.
+    const socket = this.multicastSocket(this.mcastSocket, bytes);
+    if (socket === null) return;
     for (const [, address] of this.members.entries()) socket.send(bytes, this.port, address);
   }
 
-  sendTo(nodeId: number, bytes: Uint8Array): void {
-    const socket = this.tokenSocket;
-    if (socket === null) {
-      this.counters.droppedNotRunning += 1;
-      return;
-    }
-    const address = this.members.addressOf(nodeId);
-    if (address === undefined) {
-      this.counters.droppedUnknownNode += 1;
-      return;
-    }
-    socket.send(bytes, this.port, address);
-  }
-
-  onDatagram(listener: DatagramListener): () => void {
-    return this.listeners.add(listener);
-  }
-
-  setMembers(members: readonly TransportMember[]): void {
-    this.members = this.members.replaced(members);
-  }
-
-  stats(): TransportStats {
-    return { ...this.counters };
-  }
-
-  private isClosed(): boolean {
-    return this.state === 'closed';
+  protected unicastSocket(): DatagramSocket | null {
+    return this.tokenSocket;
   }
 
   private receive(bytes: Uint8Array, address: string): void {
@@ -197,12 +120,6 @@ export class UdpuTransport implements Transport {
       }
       return;
     }
-    this.counters.received += 1;
-    this.counters.receivedBytes += bytes.length;
-    this.listeners.emit(bytes, nodeId, address);
+    this.deliver(bytes, nodeId, address);
   }
-}
-
-function payloadMax(members: MemberTable): number {
-  return members.family === 'ipv4' ? TransportLimits.udpPayloadMaxIpv4 : TransportLimits.udpPayloadMaxIpv6;
 }
