@@ -23,23 +23,25 @@
 // CARILLON_INTEROP_KEEP=1 keeps the run's directory after a pass too.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IpcClient } from '../../../src/client/ipc-client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
 import {
+  type Check,
   type ConfNode,
   type ManagedProcess,
   NetnsCluster,
   carillonConf,
   checkInteropPrerequisites,
   corosyncConf,
+  ensureDistBuilt,
   fileSize,
   lastMembership,
   logTail,
+  pollUntil,
   readFrom,
-  run,
 } from './netns';
+import { InteropSteps } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -62,28 +64,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const sorted = (ids: Iterable<number>): number[] => [...ids].sort((a, b) => a - b);
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, k) => x === b[k]);
 const hexRing = (r: { rep: number; seq: bigint }): string => `${r.rep.toString(16)}.${r.seq.toString(16)}`;
-
-interface Check {
-  ok: boolean;
-  detail: string;
-}
-
-/** Polls `probe` every intervalMs until it reports ok; throws with its last detail after timeoutMs. */
-async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<Check>, intervalMs = 200): Promise<number> {
-  const start = performance.now();
-  let last = '(not probed)';
-  for (;;) {
-    try {
-      const check = await probe();
-      if (check.ok) return performance.now() - start;
-      last = check.detail;
-    } catch (error) {
-      last = `probe threw: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nlast observation:\n${last}`);
-    await sleep(intervalMs);
-  }
-}
 
 async function carillonStatus(socketPath: string): Promise<DaemonStatus> {
   try {
@@ -129,25 +109,6 @@ function diff(before: Record<string, string>, after: Record<string, string>): st
   return Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k}: ${before[k]} -> ${after[k]}`);
 }
 
-/** Newest mtime of the .ts files under dir. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** dist/ is what carillond runs from: (re)build it when missing or older than src/. */
-async function ensureBuilt(): Promise<void> {
-  const built = fs.existsSync(DAEMON_JS) ? fs.statSync(DAEMON_JS).mtimeMs : 0;
-  if (built >= newestMtime(path.join(ROOT, 'src'))) return;
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = await run([process.execPath, tsc, '-p', path.join(ROOT, 'src', 'tsconfig.json')], 120_000);
-  if (result.code !== 0) throw new Error(`building dist/ (tsc -p src/tsconfig.json) failed:\n${result.stdout}${result.stderr}`);
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -170,8 +131,6 @@ if (!gate.run && gate.mustFail) {
     let cluster: NetnsCluster | null = null;
     const corosync = new Map<number, ManagedProcess>();
     let carillond: ManagedProcess | null = null;
-    let failed = false;
-    let broken: string | null = null;
     let tokenMs = 3650;
     let consensusMs = 4380;
     let ringSeqAtFormation = 0n;
@@ -205,20 +164,8 @@ if (!gate.run && gate.mustFail) {
       return `${parts.join('\n')}\n----- full logs and configs kept in ${cluster.baseDir}`;
     }
 
-    /** A test step: fails at once after an earlier failure; attaches log tails to its own. */
-    function step(name: string, timeoutMs: number, body: () => Promise<void>): void {
-      it(name, async () => {
-        if (broken !== null) throw new Error(`not run: an earlier step failed (${broken})`);
-        try {
-          await body();
-        } catch (error) {
-          failed = true;
-          broken = name;
-          const message = error instanceof Error ? error.message : String(error);
-          throw new Error(`${message}\n\n${tails()}`, { cause: error });
-        }
-      }, timeoutMs);
-    }
+    const steps = new InteropSteps(tails);
+    const { step } = steps;
 
     /** One real node's view: cfgtool status and runtime.members status per nodeid. */
     async function realView(i: number): Promise<{ cfg: Map<number, string>; members: Map<number, string>; text: string }> {
@@ -270,7 +217,7 @@ if (!gate.run && gate.mustFail) {
 
     beforeAll(async () => {
       try {
-        await ensureBuilt();
+        await ensureDistBuilt(ROOT);
         cluster = await NetnsCluster.create({ nodes: ALL.length });
         for (const i of REAL) startCorosync(i);
         await pollUntil('corosync nodes 1 and 2 to form a ring of two', 30_000, async () => {
@@ -281,18 +228,15 @@ if (!gate.run && gate.mustFail) {
         tokenMs = Number(totem.get('runtime.config.totem.token') ?? tokenMs);
         consensusMs = Number(totem.get('runtime.config.totem.consensus') ?? consensusMs);
       } catch (error) {
-        failed = true;
-        broken = 'setup';
-        const message = error instanceof Error ? error.message : String(error);
-        throw new Error(`interop setup failed: ${message}\n\n${tails()}`, { cause: error });
+        throw steps.setupFailed('interop', error);
       }
     }, 150_000);
 
     afterAll(async () => {
       if (cluster !== null) {
         const dir = cluster.baseDir;
-        await cluster.destroy({ keepFiles: failed || KEEP });
-        if (failed || KEEP) console.warn(`corosync interop: ${failed ? 'failed; ' : ''}configs and logs kept in ${dir}`);
+        await cluster.destroy({ keepFiles: steps.failed || KEEP });
+        if (steps.failed || KEEP) console.warn(`corosync interop: ${steps.failed ? 'failed; ' : ''}configs and logs kept in ${dir}`);
       }
       if (timings.length > 0) console.log(`corosync interop timings (${gate.corosyncVersion ?? 'corosync'}, token ${tokenMs} ms, consensus ${consensusMs} ms):\n  ${timings.join('\n  ')}`);
     }, 30_000);

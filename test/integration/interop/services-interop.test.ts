@@ -59,6 +59,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
+import { InteropSteps } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -277,8 +278,6 @@ if (!gate.run && gate.mustFail) {
     let carillond: ManagedProcess | null = null;
     const watchers: Watcher[] = [];
     const members: CarillonMember[] = [];
-    let failed = false;
-    let broken: string | null = null;
     let tokenMs = 3650;
     let consensusMs = 4380;
     const timings: string[] = [];
@@ -348,20 +347,8 @@ if (!gate.run && gate.mustFail) {
       return `${parts.join('\n')}\n----- full logs and configs kept in ${cluster.baseDir}`;
     }
 
-    /** A test step: fails at once after an earlier failure; attaches log tails to its own. */
-    function step(name: string, timeoutMs: number, body: () => Promise<void>): void {
-      it(name, async () => {
-        if (broken !== null) throw new Error(`not run: an earlier step failed (${broken})`);
-        try {
-          await body();
-        } catch (error) {
-          failed = true;
-          broken = name;
-          const message = error instanceof Error ? error.message : String(error);
-          throw new Error(`${message}\n\n${tails()}`, { cause: error });
-        }
-      }, timeoutMs);
-    }
+    const steps = new InteropSteps(tails);
+    const { step } = steps;
 
     const describeQt = (i: number, q: QuorumtoolStatus): string =>
       `node ${i} quorumtool: nodes ${q.nodes} ring ${q.ringId} quorate ${String(q.quorate)} expected ${q.expectedVotes} total ${q.totalVotes} quorum ${q.quorum} flags [${q.flags.join(' ')}] members [${q.members.map((m) => `${m.nodeId}x${m.votes}`).join(' ')}]`;
@@ -441,10 +428,7 @@ if (!gate.run && gate.mustFail) {
         tokenMs = Number(totem.get('runtime.config.totem.token') ?? tokenMs);
         consensusMs = Number(totem.get('runtime.config.totem.consensus') ?? consensusMs);
       } catch (error) {
-        failed = true;
-        broken = 'setup';
-        const message = error instanceof Error ? error.message : String(error);
-        throw new Error(`services interop setup failed: ${message}\n\n${tails()}`, { cause: error });
+        throw steps.setupFailed('services interop', error);
       }
     }, 90_000);
 
@@ -452,8 +436,8 @@ if (!gate.run && gate.mustFail) {
       await Promise.all(members.map((m) => m.client.close().catch(() => undefined)));
       if (cluster !== null) {
         const dir = cluster.baseDir;
-        await cluster.destroy({ keepFiles: failed || KEEP });
-        if (failed || KEEP) console.warn(`corosync services interop: ${failed ? 'failed; ' : ''}configs and logs kept in ${dir}`);
+        await cluster.destroy({ keepFiles: steps.failed || KEEP });
+        if (steps.failed || KEEP) console.warn(`corosync services interop: ${steps.failed ? 'failed; ' : ''}configs and logs kept in ${dir}`);
       }
       if (timings.length > 0) console.log(`corosync services interop timings (${gate.corosyncVersion ?? 'corosync'}, token ${tokenMs} ms, consensus ${consensusMs} ms):\n  ${timings.join('\n  ')}`);
     }, 30_000);

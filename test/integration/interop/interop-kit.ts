@@ -1,0 +1,41 @@
+// What the interop tests share beyond netns.ts: steps that depend on each other and run
+// in order, each failure carrying the tails of the daemons' logs.
+
+import { it } from '@jest/globals';
+
+/** The steps of one interop run: once one fails (or the setup did) the rest fail at once. */
+export class InteropSteps {
+  /** Something failed: the run's directory (configs, full logs) is worth keeping. */
+  failed = false;
+  /** The step (or 'setup') that failed first. */
+  private broken: string | null = null;
+  private readonly tails: () => string;
+
+  /** `tails` says what every log says lately; it is attached to failures. */
+  constructor(tails: () => string) {
+    this.tails = tails;
+  }
+
+  /** A test step: fails at once after an earlier failure; attaches log tails to its own. */
+  readonly step = (name: string, timeoutMs: number, body: () => Promise<void>): void => {
+    it(name, async () => {
+      if (this.broken !== null) throw new Error(`not run: an earlier step failed (${this.broken})`);
+      try {
+        await body();
+      } catch (error) {
+        this.failed = true;
+        this.broken = name;
+        const message = error instanceof Error ? error.message : String(error);
+        throw new Error(`${message}\n\n${this.tails()}`, { cause: error });
+      }
+    }, timeoutMs);
+  };
+
+  /** Marks the setup as failed; the error to throw, named `what`, with the log tails. */
+  setupFailed(what: string, error: unknown): Error {
+    this.failed = true;
+    this.broken = 'setup';
+    const message = error instanceof Error ? error.message : String(error);
+    return new Error(`${what} setup failed: ${message}\n\n${this.tails()}`, { cause: error });
+  }
+}
