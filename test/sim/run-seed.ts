@@ -9,7 +9,7 @@ import { type RingId, ringIdKey } from '../../src/totem/wire/messages';
 import { checkEvs } from './checkers/evs';
 import { type CoreNodeView, checkCoreDelivery, checkTokenRotation, notConvergedReason } from './checkers/liveness';
 import { type Violation, violation } from './checkers/violation';
-import { type NodeFactory, SimCluster } from './cluster';
+import { type AttachFactory, type NodeFactory, SimCluster } from './cluster';
 import type { IncarnationLog } from './history';
 import { runServicesSeed } from './run-services';
 import type { ServicesStats, ServicesWorld } from './services';
@@ -62,25 +62,10 @@ export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
   const swarm = swarmOptions(seed, options);
   if (swarm.services !== null) return runServicesSeed(seed, swarm, options);
   const prng = new Prng(seed ^ 0x5eed5eed);
-  const cluster = new SimCluster({
-    nodeIds: swarm.nodeIds,
-    config: swarm.config,
-    network: swarm.network,
-    seed: prng.nextU32(),
-    nodeFactory: options.nodeFactory ?? totemNodeFactory,
-    clockRates: swarm.clockRates,
-    statusEvery: 2,
-    ...(options.trace === undefined ? {} : { trace: options.trace }),
-    digest: options.digest === true,
-    // Re-encoding every decoded packet doubles the codec cost; one seed in eight does it.
-    verifyReencode: options.verifyReencode ?? seed % 8 === 0,
-  });
+  const cluster = seedCluster(seed, swarm, options, prng);
   const faults = prng.fork();
   const workload = prng.fork();
-  const stats: SeedStats = {
-    ticks: 0, submitted: 0, full: 0, deliveries: 0, regularConfigurations: 0, crashes: 0, restarts: 0,
-    pauses: 0, leaves: 0, packetsSent: 0, convergenceTicks: null, core: [], stormEnded: false,
-  };
+  const stats = initialStats();
   options.trace?.({ t: 0, ev: 'swarm', seed, nodes: swarm.nodeIds, profile: swarm.profile, token: swarm.config.ms.token });
   cluster.startAll();
 
@@ -122,6 +107,32 @@ export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
     ...checkEvs(cluster.history, { requireSelfDelivery: selfDelivery }),
   ];
   return { seed, swarm, violations, livenessFailures, stats, digest: options.digest === true ? cluster.digest() : null };
+}
+
+/** The cluster of a seed's run; draws its network seed from `prng`. `attach`: services mode. */
+export function seedCluster(seed: number, swarm: SwarmOptions, options: RunOptions, prng: Prng, attach?: AttachFactory): SimCluster {
+  return new SimCluster({
+    nodeIds: swarm.nodeIds,
+    config: swarm.config,
+    network: swarm.network,
+    seed: prng.nextU32(),
+    nodeFactory: options.nodeFactory ?? totemNodeFactory,
+    clockRates: swarm.clockRates,
+    statusEvery: 2,
+    ...(options.trace === undefined ? {} : { trace: options.trace }),
+    digest: options.digest === true,
+    // Re-encoding every decoded packet doubles the codec cost; one seed in eight does it.
+    verifyReencode: options.verifyReencode ?? seed % 8 === 0,
+    ...(attach === undefined ? {} : { attach }),
+  });
+}
+
+/** All counters at zero. */
+export function initialStats(): SeedStats {
+  return {
+    ticks: 0, submitted: 0, full: 0, deliveries: 0, regularConfigurations: 0, crashes: 0, restarts: 0,
+    pauses: 0, leaves: 0, packetsSent: 0, convergenceTicks: null, core: [], stormEnded: false,
+  };
 }
 
 export function injectNodeFaults(cluster: SimCluster, swarm: SwarmOptions, prng: Prng, stats: SeedStats): void {

@@ -24,10 +24,9 @@ import { checkQuorumAgreement } from './checkers/quorum';
 import { type Violation, violation } from './checkers/violation';
 import { SimCluster } from './cluster';
 import type { History } from './history';
-import { totemNodeFactory } from './real-node';
 import {
   JoinStormMeter, type RunOptions, SAFETY_JOIN_BUDGET, type SeedResult, type SeedStats, awaitConvergence, coreView, healCore,
-  injectNodeFaults, watchIdleRing,
+  initialStats, injectNodeFaults, seedCluster, watchIdleRing,
 } from './run-seed';
 import { PROBE_GROUP, type SimCpgClient, ServicesWorld } from './services';
 import { procKey } from './services-history';
@@ -40,27 +39,12 @@ export function runServicesSeed(seed: number, swarm: SwarmOptions, options: RunO
   const world = new ServicesWorld({
     nodeIds: swarm.nodeIds, config: swarm.config, services, ...(options.trace === undefined ? {} : { trace: options.trace }),
   });
-  const cluster = new SimCluster({
-    nodeIds: swarm.nodeIds,
-    config: swarm.config,
-    network: swarm.network,
-    seed: prng.nextU32(),
-    nodeFactory: options.nodeFactory ?? totemNodeFactory,
-    clockRates: swarm.clockRates,
-    statusEvery: 2,
-    ...(options.trace === undefined ? {} : { trace: options.trace }),
-    digest: options.digest === true,
-    verifyReencode: options.verifyReencode ?? seed % 8 === 0,
-    attach: world.attach,
-  });
+  const cluster = seedCluster(seed, swarm, options, prng, world.attach);
   world.bind(cluster);
   options.observe?.(cluster, world);
   const faults = prng.fork();
   const workload = prng.fork();
-  const stats: SeedStats = {
-    ticks: 0, submitted: 0, full: 0, deliveries: 0, regularConfigurations: 0, crashes: 0, restarts: 0,
-    pauses: 0, leaves: 0, packetsSent: 0, convergenceTicks: null, core: [], stormEnded: false, services: world.stats,
-  };
+  const stats: SeedStats = { ...initialStats(), services: world.stats };
   options.trace?.({ t: 0, ev: 'swarm', seed, nodes: swarm.nodeIds, profile: swarm.profile, token: swarm.config.ms.token,
     services: services.mode });
   cluster.startAll();
