@@ -430,11 +430,13 @@ export class TotemNode {
         break;
       case MembState.commit:
         this.traceEvent('TokenLost', { state: 'commit' });
+        this.forgetFailedOfAbandonedRing();
         this.gatherEnter('token-lost-commit');
         this.stats.commitTokenLost += 1;
         break;
       case MembState.recovery:
         this.traceEvent('TokenLost', { state: 'recovery' });
+        this.forgetFailedOfAbandonedRing();
         this.recoveryStateTokenLoss();
         this.orfTokenDiscard = true;
         break;
@@ -484,6 +486,20 @@ export class TotemNode {
     this.myFailedList = union(this.myFailedList, notAgreed);
     this.traceEvent('ConsensusTimeout', { failed: this.myFailedList });
     this.gatherEnter('consensus-timeout');
+  }
+
+  /**
+   * Deviation: corosync keeps my_failed_list when a ring it was forming (COMMIT or
+   * RECOVERY) is abandoned, and clears it only at OPERATIONAL entry. A node that keeps
+   * failing to install a ring then re-sends the same failed list forever; the nodes it
+   * lists answer by failing it and everyone they are with, and two healed partitions can
+   * keep splitting each other's formation (simulator, liveness: seed 0x1605 --nodes 7
+   * --services). The failed list did its job when that ring was agreed; nodes that are
+   * really gone are failed again by the next consensus timeout.
+   */
+  private forgetFailedOfAbandonedRing(): void {
+    if (this.failedToRecv) return;
+    this.myFailedList = [];
   }
 
   private recoveryStateTokenLoss(): void {
@@ -578,12 +594,14 @@ export class TotemNode {
         break;
       case MembState.commit:
         if (contains(this.myNewMembList, join.systemFrom) && join.ringSeq >= this.myRingId.seq) {
+          this.forgetFailedOfAbandonedRing();
           this.joinProcess(join);
           this.gatherEnter('join-commit');
         }
         break;
       case MembState.recovery:
         if (contains(this.myNewMembList, join.systemFrom) && join.ringSeq >= this.myRingId.seq) {
+          this.forgetFailedOfAbandonedRing();
           this.joinProcess(join);
           this.recoveryStateTokenLoss();
           this.gatherEnter('join-recovery');
