@@ -28,12 +28,9 @@ import { IpcClient } from '../../../src/client/ipc-client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
 import {
   type Check,
-  type ConfNode,
   type ManagedProcess,
   NetnsCluster,
-  carillonConf,
   checkInteropPrerequisites,
-  corosyncConf,
   ensureDistBuilt,
   fileSize,
   lastMembership,
@@ -41,7 +38,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
-import { InteropSteps } from './interop-kit';
+import { InteropSteps, interopLayout } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -140,19 +137,15 @@ if (!gate.run && gate.mustFail) {
       if (cluster === null) throw new Error('the namespaces were not created');
       return cluster;
     };
-    const nodes = (): ConfNode[] => ALL.map((i) => ({ nodeid: i, addr: c().addr(i) }));
-    const socketPath = (): string => path.join(c().dir(CARILLON), 'carillon.sock');
-    const corosyncLog = (i: number): string => path.join(c().dir(i), 'corosync.log');
-    const carillonLog = (): string => path.join(c().dir(CARILLON), 'carillon.log');
+    const layout = interopLayout(c, { clusterName: CLUSTER_NAME, all: ALL, carillon: CARILLON, debug: DEBUG });
+    const { socketPath, corosyncLog, carillonLog } = layout;
 
     function startCorosync(i: number): void {
-      const conf = corosyncConf({ clusterName: CLUSTER_NAME, nodes: nodes(), stateDir: path.join(c().dir(i), 'lib'), debug: DEBUG });
-      corosync.set(i, c().startCorosync(i, conf));
+      corosync.set(i, c().startCorosync(i, layout.corosyncConf(i)));
     }
 
     function startCarillond(): ManagedProcess {
-      const conf = carillonConf({ clusterName: CLUSTER_NAME, nodes: nodes(), stateDir: path.join(c().dir(CARILLON), 'lib'), ipcSocket: socketPath(), debug: DEBUG });
-      carillond = c().startCarillond(CARILLON, conf, DAEMON_JS);
+      carillond = c().startCarillond(CARILLON, layout.carillonConf(), DAEMON_JS);
       return carillond;
     }
 

@@ -1,7 +1,9 @@
 // What the interop tests share beyond netns.ts: steps that depend on each other and run
-// in order, each failure carrying the tails of the daemons' logs.
+// in order, each failure carrying the tails of the daemons' logs; the layout of a run.
 
 import { it } from '@jest/globals';
+import * as path from 'node:path';
+import { type ConfNode, type NetnsCluster, carillonConf, corosyncConf } from './netns';
 
 /** The steps of one interop run: once one fails (or the setup did) the rest fail at once. */
 export class InteropSteps {
@@ -38,4 +40,35 @@ export class InteropSteps {
     const message = error instanceof Error ? error.message : String(error);
     return new Error(`${what} setup failed: ${message}\n\n${this.tails()}`, { cause: error });
   }
+}
+
+/** Where things are in a run of real corosync nodes and one carillond, and their configurations. */
+export interface InteropLayout {
+  /** The nodelist: every node at its namespace's address. */
+  readonly nodes: () => ConfNode[];
+  /** carillond's IPC socket. */
+  readonly socketPath: () => string;
+  readonly corosyncLog: (i: number) => string;
+  readonly carillonLog: () => string;
+  /** corosync.conf for node i. */
+  readonly corosyncConf: (i: number) => string;
+  /** carillon.conf for the carillond node. */
+  readonly carillonConf: () => string;
+}
+
+export function interopLayout(
+  cluster: () => NetnsCluster,
+  opts: { readonly clusterName: string; readonly all: readonly number[]; readonly carillon: number; readonly debug: boolean },
+): InteropLayout {
+  const { clusterName, all, carillon, debug } = opts;
+  const nodes = (): ConfNode[] => all.map((i) => ({ nodeid: i, addr: cluster().addr(i) }));
+  const socketPath = (): string => path.join(cluster().dir(carillon), 'carillon.sock');
+  return {
+    nodes,
+    socketPath,
+    corosyncLog: (i) => path.join(cluster().dir(i), 'corosync.log'),
+    carillonLog: () => path.join(cluster().dir(carillon), 'carillon.log'),
+    corosyncConf: (i) => corosyncConf({ clusterName, nodes: nodes(), stateDir: path.join(cluster().dir(i), 'lib'), debug }),
+    carillonConf: () => carillonConf({ clusterName, nodes: nodes(), stateDir: path.join(cluster().dir(carillon), 'lib'), ipcSocket: socketPath(), debug }),
+  };
 }

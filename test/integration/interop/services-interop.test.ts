@@ -42,15 +42,12 @@ import { CpgClient, IpcClient, QuorumClient, type CpgClientEvent, type CpgConfch
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
 import {
   type Check,
-  type ConfNode,
   type CpgloadEvent,
   type ManagedProcess,
   type QuorumtoolStatus,
   NetnsCluster,
   buildCpgload,
-  carillonConf,
   checkInteropPrerequisites,
-  corosyncConf,
   ensureDistBuilt,
   fileSize,
   lastMembership,
@@ -59,7 +56,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
-import { InteropSteps } from './interop-kit';
+import { InteropSteps, interopLayout } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -286,21 +283,17 @@ if (!gate.run && gate.mustFail) {
       if (cluster === null) throw new Error('the namespaces were not created');
       return cluster;
     };
-    const nodes = (): ConfNode[] => ALL.map((i) => ({ nodeid: i, addr: c().addr(i) }));
-    const socketPath = (): string => path.join(c().dir(CARILLON), 'carillon.sock');
-    const corosyncLog = (i: number): string => path.join(c().dir(i), 'corosync.log');
-    const carillonLog = (): string => path.join(c().dir(CARILLON), 'carillon.log');
+    const layout = interopLayout(c, { clusterName: CLUSTER_NAME, all: ALL, carillon: CARILLON, debug: DEBUG });
+    const { socketPath, corosyncLog, carillonLog } = layout;
     const secondsSince = (t: number): string => ((performance.now() - t) / 1000).toFixed(2);
     const failoverMs = (): number => tokenMs + consensusMs + 10_000;
 
     function startCorosync(i: number): void {
-      const conf = corosyncConf({ clusterName: CLUSTER_NAME, nodes: nodes(), stateDir: path.join(c().dir(i), 'lib'), debug: DEBUG });
-      corosync.set(i, c().startCorosync(i, conf));
+      corosync.set(i, c().startCorosync(i, layout.corosyncConf(i)));
     }
 
     function startCarillond(): ManagedProcess {
-      const conf = carillonConf({ clusterName: CLUSTER_NAME, nodes: nodes(), stateDir: path.join(c().dir(CARILLON), 'lib'), ipcSocket: socketPath(), debug: DEBUG });
-      carillond = c().startCarillond(CARILLON, conf, DAEMON_JS);
+      carillond = c().startCarillond(CARILLON, layout.carillonConf(), DAEMON_JS);
       return carillond;
     }
 
