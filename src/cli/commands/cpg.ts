@@ -136,6 +136,25 @@ async function initialize(client: IpcClient, pid: number | undefined): Promise<C
   return client.call('cpg.initialize', pid === undefined ? {} : { pid });
 }
 
+/**
+ * Subscribes to the cpg topic first (nothing between the join and its answer may be
+ * missed), then initializes a handle and routes that handle's events to `onEvent`. Events
+ * that arrive before the handle number is known are this handle's own (it is the only one
+ * on the connection) and are replayed in order.
+ */
+async function openSession(client: IpcClient, pid: number, onEvent: (event: CpgHandleEventJson) => void): Promise<CpgSession> {
+  let handle: number | null = null;
+  const early: CpgHandleEventJson[] = [];
+  await client.subscribe('cpg', ({ handle: from, ...event }) => {
+    if (handle === null) early.push(event);
+    else if (from === handle) onEvent(event);
+  });
+  const session = await initialize(client, pid);
+  handle = session.handle;
+  for (const event of early.splice(0)) onEvent(event);
+  return session;
+}
+
 /** Why a join that did not queue failed, in words. */
 function joinFailure(result: string, group: string, session: CpgSession): string {
   switch (result) {
@@ -453,8 +472,6 @@ export async function runCpgListen(socketPath: string, group: string, options: C
     const warn = (text: string): void => io.err(`carillon ${name}: ${text}`);
     const { ended, finish, isDone } = ending<ListenEnd>();
     let deliveries = 0;
-    let handle: number | null = null;
-    const early: CpgHandleEventJson[] = [];
     const onEvent = (event: CpgHandleEventJson): void => {
       // Events after the last counted delivery may arrive in the same chunk.
       if (isDone()) return;
@@ -466,18 +483,10 @@ export async function runCpgListen(socketPath: string, group: string, options: C
     };
     let session: CpgSession;
     try {
-      // Subscribe first: nothing between the join and its answer may be missed.
-      await client.subscribe('cpg', ({ handle: from, ...event }) => {
-        if (handle === null) early.push(event);
-        else if (from === handle) onEvent(event);
-      });
-      session = await initialize(client, options.pid ?? process.pid);
+      session = await openSession(client, options.pid ?? process.pid, onEvent);
     } catch (e) {
       return reportCallError(name, e, io);
     }
-    handle = session.handle;
-    // Only this handle exists on the connection: what came before its number did is its own.
-    for (const event of early.splice(0)) onEvent(event);
     let joinResult: string;
     try {
       ({ result: joinResult } = await withRetry(() => client.call('cpg.join', { handle: session.handle, group }).then((r) => r.result), ['try-again', 'full'], retry, (result, n, delay) =>
@@ -773,11 +782,9 @@ export async function runCpgVerify(socketPath: string, group: string, options: C
     const note = (text: string): void => io.err(`carillon ${name}: ${text}`);
     const verifier = new CpgVerifier();
     const { ended, finish, isDone } = ending<VerifyEnd>();
-    let handle: number | null = null;
     let members = 0;
     let memberWaiter: (() => void) | null = null;
     let sendingDone = false;
-    const early: CpgHandleEventJson[] = [];
     const checkComplete = (): void => {
       if (sendingDone && verifier.isComplete(options.senders)) finish('complete');
     };
@@ -796,16 +803,10 @@ export async function runCpgVerify(socketPath: string, group: string, options: C
     };
     let session: CpgSession;
     try {
-      await client.subscribe('cpg', ({ handle: from, ...event }) => {
-        if (handle === null) early.push(event);
-        else if (from === handle) onEvent(event);
-      });
-      session = await initialize(client, options.pid ?? process.pid);
+      session = await openSession(client, options.pid ?? process.pid, onEvent);
     } catch (e) {
       return reportCallError(name, e, io);
     }
-    handle = session.handle;
-    for (const event of early.splice(0)) onEvent(event);
     const timer = setTimeout(() => finish('timeout'), options.timeoutMs);
     let connectionEnded = false;
     void client.closed.then(() => {
