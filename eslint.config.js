@@ -1,10 +1,10 @@
 // ESLint flat config. Besides typescript-eslint's recommended rules it enforces the
 // determinism boundary of architecture.md §2.10: the pure core (src/base, src/totem,
-// src/services, src/asterisk/bridge-core.ts) may not reach Node, the clock, timers or
+// src/services, src/asterisk/core/) may not reach Node, the clock, timers or
 // unseeded randomness, and imports flow downward only.
 const tseslint = require('typescript-eslint');
 
-const coreFiles = ['src/base/**/*.ts', 'src/totem/**/*.ts', 'src/services/**/*.ts', 'src/asterisk/bridge-core.ts'];
+const coreFiles = ['src/base/**/*.ts', 'src/totem/**/*.ts', 'src/services/**/*.ts', 'src/asterisk/core/**/*.ts'];
 
 const bannedGlobals = [
   'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate',

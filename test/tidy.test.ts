@@ -23,7 +23,7 @@ function listTs(dir: string): string[] {
 /** The layer of a file under src/, by its first directory. */
 function layerOf(file: string): string {
   const rel = path.relative(src, file).split(path.sep);
-  if (rel[0] === 'asterisk' && rel[1] === 'bridge-core.ts') return 'bridge-core';
+  if (rel[0] === 'asterisk' && rel[1] === 'core') return 'bridge-core';
   return rel.length > 1 ? (rel[0] ?? '') : '';
 }
 
