@@ -57,6 +57,8 @@ export interface DaemonApi {
   reload(): Promise<{ reloaded: string[]; needsRestart: string[] }>;
   /** cpg, quorum and cmap; absent: the service methods answer IPC_UNAVAILABLE. */
   readonly services?: DaemonServicesApi;
+  /** The Asterisk bridge; absent: bridge.* answer IPC_UNAVAILABLE. */
+  readonly bridge?: DaemonBridgeApi;
 }
 
 // -------------------------------------------------------------------------------------
@@ -209,4 +211,63 @@ export class DaemonApiError extends Error {
 /** DaemonApiError by shape, not instanceof (errors may cross jest realms). */
 export function isDaemonApiError(e: unknown): e is DaemonApiError {
   return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'DaemonApiError' && typeof (e as { code?: unknown }).code === 'string';
+}
+
+// -------------------------------------------------------------------------------------
+// The Asterisk bridge (src/runtime/bridge-runner.ts): what `carillon show config`,
+// `carillon show states` and `carillon ping` read. Device states are Asterisk's names
+// (NOT_INUSE, INUSE, ...); presence states its lower-case names.
+
+export interface BridgeConfigJson {
+  /** The res_corosync.conf the bridge loaded. */
+  file: string;
+  /** Event types in res_corosync's order (mwi, device_state, [presence_state], ping, cluster_discovery). */
+  publish: string[];
+  subscribe: string[];
+  remoteDeviceFormat: string;
+  remotePresenceFormat: string;
+  devicePurge: string;
+  mwiPurge: string;
+  purgeGraceMs: number;
+  mwiInjection: string;
+  ami: { host: string; port: number; username: string } | null;
+  ari: { url: string; username: string; app: string } | null;
+}
+
+export interface BridgeDeviceJson {
+  device: string;
+  local: string | null;
+  remote: Array<{ eid: string; nodeId: number; pid: number; state: string }>;
+  remoteAggregate: string;
+  aggregate: string;
+  mappedName: string;
+  injected: string | null;
+}
+
+export interface BridgeStatusJson {
+  config: BridgeConfigJson;
+  /** The EID we publish with (the local Asterisk's); null until known. */
+  eid: string | null;
+  /** In CPG group `asterisk`. */
+  joined: boolean;
+  ami: { connected: boolean; lastError: string | null } | null;
+  ari: { connected: boolean; lastError: string | null } | null;
+  /** Problems that keep part of the bridge from working (no MWIUpdate action, ...). */
+  problems: string[];
+  nodes: Array<{ nodeId: number; eid: string; localAddr: string }>;
+  devices: BridgeDeviceJson[];
+  mailboxes: Array<{ mailbox: string; newMessages: number; oldMessages: number; eid: string | null; local: boolean; nodeId: number | null }>;
+  presence: Array<{
+    provider: string;
+    local: { state: string; subtype: string; message: string } | null;
+    remote: Array<{ eid: string; nodeId: number; state: string; subtype: string; message: string }>;
+  }>;
+  stats: Record<string, number>;
+}
+
+/** What the IPC server asks of the bridge; absent when no res_corosync.conf is configured. */
+export interface DaemonBridgeApi {
+  status(): BridgeStatusJson;
+  /** res_corosync's `corosync ping`; throws DaemonApiError BRIDGE_NOT_READY when it cannot send. */
+  ping(): { eid: string };
 }

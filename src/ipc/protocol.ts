@@ -31,6 +31,8 @@
 //   cmap.list {prefix?}                  → {entries}
 //   cmap.track {key, prefix?, add?, modify?, delete?} → {trackId}
 //   cmap.untrack {trackId}               → {trackId, tracked: false}
+//   bridge.status                        → BridgeStatusJson           the Asterisk bridge
+//   bridge.ping                          → {eid}                      res_corosync's ping
 // Pushes of a topic reach a connection only after `<topic>.subscribe` (totem, quorum, cpg,
 // cmap): cpg pushes carry the connection's own handles' events, cmap pushes its own
 // tracks' events, quorum pushes start with the current state. A connection that closes
@@ -44,6 +46,7 @@
 import { type Result, err, ok } from '../base/result';
 import { isCmapValueTypeName } from './cmap-json';
 import type {
+  BridgeStatusJson,
   CmapEntryJson,
   CmapTrackEventJson,
   CmapValueTypeName,
@@ -92,6 +95,8 @@ export const IpcMethods = {
   cmapList: 'cmap.list',
   cmapTrack: 'cmap.track',
   cmapUntrack: 'cmap.untrack',
+  bridgeStatus: 'bridge.status',
+  bridgePing: 'bridge.ping',
 } as const;
 export type IpcMethod = (typeof IpcMethods)[keyof typeof IpcMethods];
 
@@ -150,6 +155,8 @@ export const IpcErrorCode = {
   cmapBadHandle: 'CMAP_ERR_BAD_HANDLE',
   /** cmap.track: the connection has as many tracks as it may. */
   cmapTooManyTracks: 'CMAP_ERR_TOO_MANY_TRACKS',
+  /** bridge.ping: not in group `asterisk` yet, or the local Asterisk's EID is not known yet. */
+  bridgeNotReady: 'BRIDGE_NOT_READY',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -224,6 +231,8 @@ export interface IpcParamsMap {
   'cmap.list': { prefix?: string };
   'cmap.track': CmapTrackParams;
   'cmap.untrack': { trackId: number };
+  'bridge.status': EmptyParams;
+  'bridge.ping': EmptyParams;
 }
 
 export interface IpcResultMap {
@@ -256,6 +265,8 @@ export interface IpcResultMap {
   'cmap.list': { entries: CmapEntryJson[] };
   'cmap.track': { trackId: number };
   'cmap.untrack': { trackId: number; tracked: false };
+  'bridge.status': BridgeStatusJson;
+  'bridge.ping': { eid: string };
 }
 
 export interface IpcTopicEventMap {
@@ -436,6 +447,8 @@ const paramsChecks: Record<IpcMethod, ParamsCheck> = {
   'quorum.setVotes': fields({ nodeId: isU32, votes: isU32 }),
   'cmap.subscribe': onlyMembers(),
   'cmap.unsubscribe': onlyMembers(),
+  'bridge.status': onlyMembers(),
+  'bridge.ping': onlyMembers(),
   'cmap.get': fields({ key: isKey }),
   'cmap.set': fields({
     key: isKey,

@@ -32,7 +32,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { assert } from '../base/assert';
-import { type DaemonApi, type DaemonCpgHandle, DaemonApiError, type TotemEventJson, isDaemonApiError } from '../ipc/daemon-api';
+import { type DaemonApi, type DaemonBridgeApi, type DaemonCpgHandle, DaemonApiError, type TotemEventJson, isDaemonApiError } from '../ipc/daemon-api';
 import {
   type IpcErrorCode as IpcErrorCodeType,
   type IpcMethod,
@@ -646,6 +646,12 @@ class ClientSession {
       case IpcMethods.ping:
         this.respond(request.id, request.method, { pong: true });
         return;
+      case IpcMethods.bridgeStatus:
+        this.respond(request.id, request.method, this.bridge(request.method).status());
+        return;
+      case IpcMethods.bridgePing:
+        this.respond(request.id, request.method, this.bridge(request.method).ping());
+        return;
       default:
         this.dispatchService(request);
         return;
@@ -772,6 +778,14 @@ class ClientSession {
       default:
         throw new DaemonApiError(IpcErrorCode.unavailable, `${request.method}: this daemon does not serve it`);
     }
+  }
+
+  private bridge(method: string): DaemonBridgeApi {
+    const bridge = this.settings.api.bridge;
+    if (bridge === undefined) {
+      throw new DaemonApiError(IpcErrorCode.unavailable, `${method}: carillond runs no Asterisk bridge (set res_corosync_conf in the carillon { } section)`);
+    }
+    return bridge;
   }
 
   private cpgHandle(id: number): DaemonCpgHandle {
