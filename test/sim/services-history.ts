@@ -141,7 +141,10 @@ export interface ServicesHistory {
   readonly procEnds: Map<ProcKey, number>;
   /** ProcKey → tick its node incarnation ended (crash, leave, thrown assertion). */
   readonly procDowns: Map<ProcKey, number>;
-  /** totempg throw-aways (a continuation whose start this node never saw), by sender. */
+  /**
+   * totempg throw-aways (a continuation whose start this node never saw), by sender: one
+   * record where each starts, and one for every later ring in which it still throws packets away.
+   */
   readonly throwAways: ThrowAwayRecord[];
   /** Clients told that a process they never saw left (corosync notifies PROCLEAVEs of unknown processes). */
   leftUnknown: number;
@@ -160,6 +163,12 @@ export interface ThrowAwayRecord {
   /** The host's ring (ringIdKey) at the time. */
   readonly ring: string;
   readonly sender: number;
+  /**
+   * True for the packet that started the throw-away; false for the first packet still
+   * thrown away in a later ring (the sender's assembly stays in throw-away mode across ring
+   * changes until its next packet with fragmented 0 or 1: FINDINGS F11).
+   */
+  readonly first: boolean;
 }
 
 export function newServicesHistory(): ServicesHistory {

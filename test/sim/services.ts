@@ -103,6 +103,9 @@ export class SimServiceNode implements NodeAttachment {
   private transMembers: readonly number[] | null = null;
   private regularTick = 0;
   private throwAways = 0;
+  private packetsThrownAway = 0;
+  /** "ring|sender" pairs already recorded in history.throwAways (one record per ring is enough). */
+  private readonly throwAwayRings = new Set<string>();
   private nextPid: number;
   private counter = 0;
   private queueSeq = 0;
@@ -181,12 +184,23 @@ export class SimServiceNode implements NodeAttachment {
         continue;
       }
       this.host.processTotemEvents([ev]);
-      const throwAways = this.host.pg.counters().assembler.throwAways;
-      if (throwAways !== this.throwAways) {
+      // A throw-away lasts until the sender's next packet with fragmented 0 or 1, which may
+      // come rings later (the sender's assembly survives ring changes it takes part in): every
+      // ring in which a packet was thrown away is recorded, so the checkers excuse the
+      // sender there too (FINDINGS F7, F11).
+      const { throwAways, packetsThrownAway } = this.host.pg.counters().assembler;
+      if (packetsThrownAway !== this.packetsThrownAway) {
+        this.packetsThrownAway = packetsThrownAway;
+        const first = throwAways !== this.throwAways;
         this.throwAways = throwAways;
-        const rec = { tick: this.world.now(), node: this.id, inc: this.inc, ring: this.ring(), sender: ev.sender };
-        this.world.history.throwAways.push(rec);
-        this.world.trace?.({ t: rec.tick, ev: 'throw-away', node: this.id, ring: rec.ring, sender: ev.sender });
+        const ring = this.ring();
+        const key = `${ring}|${ev.sender}`;
+        if (first || !this.throwAwayRings.has(key)) {
+          this.throwAwayRings.add(key);
+          const rec = { tick: this.world.now(), node: this.id, inc: this.inc, ring, sender: ev.sender, first };
+          this.world.history.throwAways.push(rec);
+          this.world.trace?.({ t: rec.tick, ev: first ? 'throw-away' : 'throw-away-continued', node: this.id, ring, sender: ev.sender });
+        }
       }
     }
   }
@@ -522,7 +536,7 @@ export class ServicesWorld {
 
   /** Totals that live in the records, copied into the stats at the end of a run. */
   finishStats(): void {
-    this.stats.throwAways = this.history.throwAways.length;
+    this.stats.throwAways = this.history.throwAways.filter((t) => t.first).length;
     this.stats.leftUnknown = this.history.leftUnknown;
   }
 

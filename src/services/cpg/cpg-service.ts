@@ -36,18 +36,25 @@
 // (2) adds every unknown process of other nodes' joinlists (one confchg per group,
 // NODEUP, entries newest-delivered first as corosync's list prepends them), (3) removes
 // every other-node process no other node's joinlist mentioned (one confchg each,
-// PROCDOWN), (4) clears the joinlists and gives every handle the new totem membership.
+// PROCDOWN; NODEDOWN for a node outside the ring, below), (4) clears the joinlists and gives every handle the new totem membership.
 //
 // Deliberate differences from corosync 3.1.7 (none changes what others receive):
+// - a process removed at activate because no joinlist mentions it (a zombie) leaves with
+//   NODEDOWN, not PROCDOWN, when its node is not a member of the new ring. corosync's
+//   downlist is "members at the last activate, minus the transitional list", so a node
+//   that was a member only of rings whose sync was aborted is never in it; processes of
+//   that node learned then (PROCJOINs delivered during the aborted sync) are removed as
+//   zombies, and corosync tells the clients PROCDOWN — the process died — while its node
+//   merely left (still alive in another partition, FINDINGS F10);
 // - a handle's group is reset when its own leave is delivered. In 3.1.7 the reset loop
 //   in notify_lib_joinlist runs over joined_list_entries (0 for a leave), so a client
 //   that called cpg_leave stays LEAVE_STARTED: it keeps receiving the group's messages
 //   and confchgs and cannot join again on that connection (CS_ERR_BUSY);
-// - our JOINLIST omits local processes whose PROCLEAVE is already queued. corosync
-//   builds it from the process list, so a client that finalizes during sync, before the
-//   joinlist is sent, is removed on the others by its PROCLEAVE and then re-added with
-//   NODEUP by the stale joinlist (a ghost until the next sync). The PROCLEAVE is always
-//   delivered before the JOINLIST sent after it, so omitting the process is exact;
+// - a joinlist entry whose PROCLEAVE was delivered since this round's init is not added
+//   back with NODEUP. Our JOINLIST is built from the whole process list, as corosync's,
+//   so a client that finalizes during sync, before the joinlist is sent, is still listed;
+//   corosync removes it on the others by its PROCLEAVE and re-adds it with NODEUP from
+//   the stale joinlist (a ghost until the next sync; FINDINGS F5);
 // - a PROCLEAVE that ServiceApi refuses ('full') is kept and retried (tick, next send,
 //   sync process) instead of being lost; later sends wait behind it;
 // - join/leave/mcast return 'try-again' while sync runs (corosync holds IPC requests
@@ -1017,12 +1024,15 @@ export class CpgService implements Service {
     }
     for (const [key, { name, joined }] of sortedByName(perGroup)) this.notify(key, name, joined, []);
 
-    // joinlist_remove_zombie_pi_entries
+    // joinlist_remove_zombie_pi_entries. A zombie whose node is not in the new ring has not
+    // died: its node went away (FINDINGS F10) — we say NODEDOWN where corosync says PROCDOWN.
     const mentioned = new Set<string>();
     for (const s of this.joinLists) if (s.sender !== local) mentioned.add(`${s.sender}:${s.pid}:${s.key}`);
+    const members = new Set(this.syncMembers);
     for (const e of this.processList()) {
       if (e.nodeId === local || mentioned.has(`${e.nodeId}:${e.pid}:${e.group.key}`)) continue;
-      this.procLeave(e.group.key, e.group.name, e.nodeId, e.pid, CpgReason.procDown);
+      const reason = members.has(e.nodeId) ? CpgReason.procDown : CpgReason.nodeDown;
+      this.procLeave(e.group.key, e.group.name, e.nodeId, e.pid, reason);
     }
   }
 }

@@ -252,8 +252,9 @@ export class HandleMonitor {
         // was in another partition when the others delivered the PROCLEAVE).
         if (this.ctx.procGone(c.nodeId, c.pid)) return;
         if (e.syncing && this.ctx.leaveRequested(c.nodeId, c.pid, e.group)) return;
-        // A zombie of a node outside the ring: known only through a joinlist entry of an
-        // earlier round (a non-member's processes otherwise leave with NODEDOWN): F6.
+        // A zombie of a node outside the ring: its processes leave with NODEDOWN, by the
+        // downlist or, for a node known only from aborted syncs, by the zombie step (F10;
+        // corosync 3.1.7 says PROCDOWN there). PROCDOWN means a stale joinlist entry (F6).
         this.report(`${where}: ${key} left with PROCDOWN but is neither finalized nor down${e.syncing ? ' nor leaving' : ''}`
           + `${e.syncing && !this.ctx.members().includes(c.nodeId) ? ` ${DEPARTING_TAG}` : ''}`, e.tick);
         return;
@@ -394,6 +395,10 @@ function confchgWithout(e: CpgConfchgRecord, senders: ReadonlySet<number>): stri
  * packets of sender s in ring r, events caused by s (its messages, its processes joining
  * or leaving, s's processes in member lists) are left out of the comparison, and pairs
  * with a process on s itself are skipped. Such seeds count throw_aways in the summary.
+ * A throw-away lasts until s's next packet with fragmented 0 or 1, which can come rings
+ * later (s's assembly survives the ring changes s takes part in), and the broken message
+ * is then delivered by the others in that later ring: history.throwAways has a record for
+ * every ring in which the node still threw s's packets away (FINDINGS F11).
  */
 export function checkGroupViews(history: ServicesHistory): Violation[] {
   // Rings whose process lists already disagreed at sync completion are C1a's: comparing

@@ -432,12 +432,41 @@ describe('sync: NODEDOWN, NODEUP, PROCDOWN, try-again', () => {
       expect(nodes.every((id) => id === 1 || id === 2)).toBe(true);
     }
     expect(c.cpg(1).membership('g')).toEqual([{ nodeId: 1, pid: 1000 }]);
+    // NODEDOWN, not corosync's PROCDOWN: node 3 is outside the new ring (FINDINGS F10).
     expect(ea).toEqual([
       'confchg g members=[1:1000,3:3999] joined=[3:3999:1] left=[]',
-      'confchg g members=[1:1000] joined=[] left=[3:3999:5]',
+      'confchg g members=[1:1000] joined=[] left=[3:3999:3]',
       'totem 1.16 [1,2]',
     ]);
     expect(c.cpg(1).counters()).toMatchObject({ syncAborts: 1 });
+  });
+
+  it('a node known only from an aborted sync leaves with NODEDOWN when the next ring is without it, though it is alive (FINDINGS F10)', () => {
+    const c = new FakeCluster([1, 2, 3]);
+    c.reform([[1, 2], [3]]);
+    const a = joined(c, 1);
+    joined(c, 3);
+    const ea = record(a);
+    const [merged] = c.form([[1, 2, 3]]);
+    if (!merged) throw new Error('no ring');
+    // A PROCJOIN node 3 queued before the merge is delivered during the merged ring's sync.
+    c.inject(3, encodeProcJoin({ group: G, pid: 3999 }));
+    c.run();
+    expect(ea).toEqual(['confchg g members=[1:1000,3:3999] joined=[3:3999:1] left=[]']);
+    // The sync is aborted and the old partitions form again: node 3 lives on in its own ring.
+    c.reform([[1, 2], [3]]);
+    // corosync's downlist is "members at the last activate ([1,2]) minus the transitional
+    // list ([1,2])": empty. 3:3999 is then a zombie, which corosync 3.1.7 removes with
+    // PROCDOWN (5), as if the process had died; its node merely left.
+    expect(sentBy(c, 1, CpgFn.downList).at(-1)).toEqual({ type: 'downlist', oldMembers: 2, leftNodes: [] });
+    expect(ea).toEqual([
+      'confchg g members=[1:1000,3:3999] joined=[3:3999:1] left=[]',
+      'confchg g members=[1:1000] joined=[] left=[3:3999:3]',
+      'totem 1.16 [1,2]',
+    ]);
+    expect(c.cpg(1).membership('g')).toEqual([{ nodeId: 1, pid: 1000 }]);
+    // Node 3 itself goes on with both of its processes.
+    expect(c.cpg(3).membership('g')).toEqual([{ nodeId: 3, pid: 3000 }, { nodeId: 3, pid: 3999 }]);
   });
 
   it('removes remote processes that no joinlist mentions with PROCDOWN (5)', () => {
