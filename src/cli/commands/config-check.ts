@@ -14,10 +14,20 @@
 //
 // Exit status: 0 valid (warnings allowed); 78 (EX_CONFIG) configuration errors; 1 the
 // file cannot be read.
+//
+// An Asterisk-dialect file (res_corosync.conf, res-corosync.md §1.7) is recognised by
+// its first non-blank, non-comment line (`[section]` or `#include`) or by a base name
+// containing `res_corosync`, and checked with src/asterisk/bridge-config.ts instead:
+// same diagnostics and exit status; the summary says what is published and subscribed,
+// the AMI/ARI endpoints (never their secrets), the device mapping and the purge policy;
+// --json prints { file, kind: 'res_corosync', valid, errors, warnings, effective } with
+// secrets replaced by "***".
 
 import * as fs from 'node:fs';
 import { type Diagnostic, formatDiagnostic } from '../../config/diagnostics';
 import { type CarillonConfig, checkRunnable, loadCarillonConfig } from '../../config/load';
+import { describeBridgeSettings, loadBridgeConfig, redactedBridgeSettings } from '../../asterisk/bridge-config';
+import { type ConfigReader, DEFAULT_ASTERISK_CONF_LIMITS } from '../../config/asterisk-conf';
 
 /** Where the command writes: one call per line, without the newline. */
 export interface ConfigCheckIo {
@@ -135,6 +145,7 @@ export function runConfigCheck(file: string, io: ConfigCheckIo, opts: ConfigChec
     if (opts.json) io.out(JSON.stringify({ file, valid: false, readable: false, error: read.message, errors: [], warnings: [], effective: null }));
     return ConfigCheckExit.unreadable;
   }
+  if (detectConfigKind(file, read.text) === 'res_corosync') return checkBridgeConfig(file, read.text, io, opts);
   const loaded = loadCarillonConfig(read.text, file);
   const diagnostics = loaded.config === null ? loaded.diagnostics : [...loaded.diagnostics, ...checkRunnable(loaded.config)];
   const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -154,5 +165,82 @@ export function runConfigCheck(file: string, io: ConfigCheckIo, opts: ConfigChec
   }
   io.out(`${file}: valid${warnings.length === 0 ? '' : ` (${plural(warnings.length, 'warning')})`}`);
   if (loaded.config !== null) printSummary(loaded.config, io);
+  return ConfigCheckExit.ok;
+}
+
+export type ConfigKind = 'corosync' | 'res_corosync';
+
+/**
+ * corosync.conf or Asterisk dialect: the base name says res_corosync, or the first line
+ * that is neither blank nor a comment (`#` for corosync, `;` and `;-- --;` for Asterisk)
+ * is a `[section]` header or an `#include` / `#tryinclude`.
+ */
+export function detectConfigKind(file: string, text: string): ConfigKind {
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  if (base.includes('res_corosync')) return 'res_corosync';
+  let inBlockComment = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (inBlockComment) {
+      inBlockComment = !line.includes('--;');
+      continue;
+    }
+    if (line.startsWith(';--') && !line.startsWith(';---')) {
+      inBlockComment = !line.slice(3).includes('--;');
+      continue;
+    }
+    if (line === '' || line.startsWith(';')) continue;
+    if (/^#(try)?include\b/i.test(line)) return 'res_corosync';
+    if (line.startsWith('#')) continue;
+    return line.startsWith('[') ? 'res_corosync' : 'corosync';
+  }
+  return 'corosync';
+}
+
+/**
+ * Reads an included file, never more than the parser accepts plus a little: enough
+ * bytes that an oversized file still decodes to more characters than the limit (a
+ * UTF-16 unit takes at most 3 UTF-8 bytes), so the parser reports it as too large.
+ */
+function readIncluded(path: string): string | null {
+  const bytesMax = 3 * (DEFAULT_ASTERISK_CONF_LIMITS.fileCharsMax + 1);
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(path, 'r');
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return null;
+    const buffer = Buffer.alloc(Math.min(stat.size, bytesMax));
+    let length = 0;
+    while (length < buffer.length) {
+      const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+function checkBridgeConfig(file: string, text: string, io: ConfigCheckIo, opts: ConfigCheckOptions): number {
+  const read: ConfigReader = (path) => (path === file ? text : readIncluded(path));
+  const loaded = loadBridgeConfig(file, read);
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning');
+  const valid = loaded.settings !== null;
+  if (opts.json) {
+    const effective = loaded.settings === null ? null : redactedBridgeSettings(loaded.settings);
+    io.out(JSON.stringify({ file, kind: 'res_corosync', valid, errors: errors.map(jsonDiagnostic), warnings: warnings.map(jsonDiagnostic), effective }));
+    return valid ? ConfigCheckExit.ok : ConfigCheckExit.invalid;
+  }
+  for (const d of loaded.diagnostics) for (const line of formatDiagnostic(d).split('\n')) io.err(line);
+  if (loaded.settings === null) {
+    io.err(`${COMMAND}: ${file}: ${plural(errors.length, 'error')}, ${plural(warnings.length, 'warning')}`);
+    return ConfigCheckExit.invalid;
+  }
+  io.out(`${file}: valid res_corosync.conf${warnings.length === 0 ? '' : ` (${plural(warnings.length, 'warning')})`}`);
+  for (const line of describeBridgeSettings(loaded.settings)) io.out(line);
   return ConfigCheckExit.ok;
 }
