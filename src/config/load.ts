@@ -156,6 +156,8 @@ export interface CarillonSettings {
   readonly httpListen: HttpListen | null;
   readonly localNodeId: number | null;
   readonly tickMs: number;
+  /** The Asterisk bridge's res_corosync.conf; null: no bridge. */
+  readonly resCorosyncConf: string | null;
 }
 
 export interface CarillonConfig {
@@ -755,7 +757,7 @@ const LOGGER_SUBSYS_NOTES: SectionNotes = {
   ignored: Object.fromEntries(TOP_LEVEL_LOG_KEYS.map((k) => [k, 'it is valid only in the top-level logging { }'])),
 };
 
-const CARILLON_NOTES: SectionNotes = { known: ['state_dir', 'ipc_socket', 'http_listen', 'local_nodeid', 'tick_ms'] };
+const CARILLON_NOTES: SectionNotes = { known: ['state_dir', 'ipc_socket', 'http_listen', 'local_nodeid', 'tick_ms', 'res_corosync_conf'] };
 
 // ---------------------------------------------------------------------------------
 // totem { }
@@ -1558,12 +1560,13 @@ function readCarillon(ctx: Ctx, root: SectionView): CarillonSettings {
     else ctx.sink.error(DiagnosticCode.value, valueAt(listenKey.key), listen.error, valueHint(listenKey.value));
   }
   const local = readInt(ctx, view, 'local_nodeid', { ...U32, min: 1 })?.value ?? null;
+  const resCorosyncConf = readAbsolutePath(ctx, view, 'res_corosync_conf') ?? null;
   const tick = readInt(ctx, view, 'tick_ms', { min: 1, max: 1000 });
   if (tick !== undefined && tick.value > CarillonDefaults.tickMs) {
     ctx.sink.warning(DiagnosticCode.value, valueAt(tick.key), `tick_ms ${tick.value} is coarser than corosync's ${CarillonDefaults.tickMs} ms timer granularity: timeouts fire up to ${tick.value} ms late`);
   }
   view.finish(CARILLON_NOTES, ctx);
-  return { stateDir, ipcSocket, httpListen, localNodeId: local, tickMs: tick?.value ?? CarillonDefaults.tickMs };
+  return { stateDir, ipcSocket, httpListen, localNodeId: local, tickMs: tick?.value ?? CarillonDefaults.tickMs, resCorosyncConf };
 }
 
 // ---------------------------------------------------------------------------------

@@ -634,6 +634,20 @@ export class BridgeCore {
     this.advance(tick);
   }
 
+  /**
+   * The bridge stops: the local Asterisk will hear nothing more from the cluster, so
+   * what we wrote for the others is settled per the purge policy now (res_corosync
+   * likewise clears the other nodes' states when it unloads).
+   */
+  releaseRemote(tick: number): void {
+    this.advance(tick);
+    const senders = new Map<string, BridgeMember>();
+    for (const byEid of this.remoteDevices.values()) for (const e of byEid.values()) senders.set(memberKey(e.sender), e.sender);
+    for (const e of this.mailboxes.values()) if (e.sender !== null) senders.set(memberKey(e.sender), e.sender);
+    for (const byEid of this.remotePresence.values()) for (const e of byEid.values()) senders.set(memberKey(e.sender), e.sender);
+    for (const sender of senders.values()) this.purge({ sender, leftTick: Number.MAX_SAFE_INTEGER, dueTick: this.now });
+  }
+
   /** `carillon ping`: a PING to every member; false when it cannot be sent now. */
   ping(tick: number): boolean {
     this.advance(tick);

@@ -22,6 +22,7 @@
 
 import type { Command } from 'commander';
 import { IpcClientError } from '../../client/ipc-client';
+import { registerBridgeCommands } from './bridge';
 import type { CpgGroupJson } from '../../ipc/daemon-api';
 import { IpcErrorCode } from '../../ipc/protocol';
 import { DaemonCommandExit, type GlobalOptions, SocketOption, withDaemon } from '../daemon-connection';
@@ -101,7 +102,7 @@ EXIT STATUS
   2   usage error
   3   carillond is unreachable`;
 
-/** Adds `carillon show members` to the program. */
+/** Adds `carillon show members` (and the bridge's show config/states and ping) to the program. */
 export function registerShowCommands(program: Command, io: CommandIo, setExitCode: (code: number) => void): void {
   const show = program.command('show').description("res_corosync's CLI views (corosync show ...)");
   show
@@ -112,4 +113,5 @@ export function registerShowCommands(program: Command, io: CommandIo, setExitCod
     .action(async (flags: { json?: boolean }, command: Command) => {
       setExitCode(await runShowMembers(socketOf(command), { json: flags.json === true }, io));
     });
+  registerBridgeCommands(program, show, io, setExitCode);
 }

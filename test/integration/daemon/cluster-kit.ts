@@ -251,6 +251,8 @@ export interface ClusterOptions {
   readonly rogueKeyNodes?: readonly number[];
   /** Temp dir name prefix, for humans reading /tmp. */
   readonly name?: string;
+  /** Extra `key: value` lines for node `id`'s carillon { } section (e.g. res_corosync_conf). */
+  readonly carillonLines?: (id: number) => readonly string[];
 }
 
 export interface ExitInfo {
@@ -288,6 +290,7 @@ export class Cluster {
   private readonly processes = new Map<number, NodeProcess>();
   private readonly clients = new Map<number, IpcClient>();
   private readonly recorders = new Set<TotemRecorder>();
+  private readonly carillonLines: (id: number) => readonly string[];
   private cleaned = false;
 
   private constructor(dir: string, port: number, prefix: string, options: ClusterOptions) {
@@ -298,6 +301,7 @@ export class Cluster {
     this.token = options.token ?? 300;
     this.consensus = Math.trunc(1.2 * this.token);
     this.crypto = options.crypto ?? false;
+    this.carillonLines = options.carillonLines ?? (() => []);
   }
 
   /** Creates the temp dir, picks addresses and a port, writes every node's config (and keys). */
@@ -392,6 +396,7 @@ export class Cluster {
       `\tipc_socket: ${this.socketPath(id)}`,
       '\thttp_listen: off',
       '\ttick_ms: 10',
+      ...this.carillonLines(id).map((line) => `\t${line}`),
       '}',
       '',
     ].join('\n');
