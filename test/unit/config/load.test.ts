@@ -386,9 +386,11 @@ describe('quorum, logging and carillon sections', () => {
       httpListen: { host: '127.0.0.1', port: 9405 },
       localNodeId: null,
       tickMs: 10,
+      resCorosyncConf: null,
     });
-    const c = valid(load(`${conf()}carillon {\n\tstate_dir: /srv/c\n\thttp_listen: [::1]:9000\n\ttick_ms: 5\n}\n`).config);
-    expect(c.carillon).toMatchObject({ stateDir: '/srv/c', httpListen: { host: '::1', port: 9000 }, tickMs: 5 });
+    const c = valid(load(`${conf()}carillon {\n\tstate_dir: /srv/c\n\thttp_listen: [::1]:9000\n\ttick_ms: 5\n\tres_corosync_conf: /etc/carillon/res_corosync.conf\n}\n`).config);
+    expect(c.carillon).toMatchObject({ stateDir: '/srv/c', httpListen: { host: '::1', port: 9000 }, tickMs: 5, resCorosyncConf: '/etc/carillon/res_corosync.conf' });
+    expect(errors(load(`${conf()}carillon {\n\tres_corosync_conf: res_corosync.conf\n}\n`).diagnostics)).toHaveLength(1);
     expect(valid(load(`${conf()}carillon {\n\thttp_listen: off\n}\n`).config).carillon.httpListen).toBeNull();
     const bad = load(`${conf()}carillon {\n\tstate_dir: var/lib\n\thttp_listen: 127.0.0.1\n\ttick_ms: 0\n}\n`);
     expect(errors(bad.diagnostics).map(brief)).toEqual(['16:13 error CONFIG_VALUE', '17:15 error CONFIG_VALUE', '18:11 error CONFIG_VALUE']);
