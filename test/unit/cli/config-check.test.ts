@@ -4,6 +4,8 @@
 // file; it prints every diagnostic as file:line:col on stderr and, for a valid file, a
 // summary with the runtime.config.totem values corosync-cmapctl would show; --json
 // prints one parseable object { file, valid, errors, warnings, effective }.
+// The same command recognises res_corosync.conf (Asterisk dialect) and checks it with the
+// bridge loader: summary of events, AMI/ARI endpoints and mapping, secrets never shown.
 // Method: run the command function with a capturing io on the shared fixtures and on
 // temporary files; run it once through the commander program (cli/program.ts).
 
@@ -11,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigCheckExit, type ConfigCheckIo, runConfigCheck } from '../../../src/cli/commands/config-check';
+import { ConfigCheckExit, type ConfigCheckIo, detectConfigKind, runConfigCheck } from '../../../src/cli/commands/config-check';
+import { DEFAULT_ASTERISK_CONF_LIMITS } from '../../../src/config/asterisk-conf';
 import { runCli } from '../../../src/cli/program';
 
 const fixtures = path.resolve(__dirname, '../../../../shared/fixtures/configs');
@@ -158,5 +161,109 @@ describe('carillon config check', () => {
     expect(text).toContain('EXAMPLES');
     expect(text).toMatch(/EXIT STATUS[\s\S]*78 {2}configuration errors/);
     expect(await runCli(['config', 'check'], capture())).toBe(2);
+  });
+});
+
+// res_corosync.conf (Asterisk dialect): detected by content or name, checked with
+// src/asterisk/bridge-config.ts; same diagnostics format and exit status.
+describe('carillon config check on res_corosync.conf', () => {
+  const example = path.resolve(__dirname, '../../../config/res_corosync.conf.example');
+
+  it('detects the dialect by the first meaningful line or by the file name', () => {
+    expect(detectConfigKind('/x/bridge.conf', '; comment\n\n;-- block\ntotem {\n--;\n[general]\n')).toBe('res_corosync');
+    expect(detectConfigKind('/x/bridge.conf', '  #include "other.conf"\n')).toBe('res_corosync');
+    expect(detectConfigKind('/x/bridge.conf', '#tryinclude other.conf\n')).toBe('res_corosync');
+    expect(detectConfigKind('/x/res_corosync.local', 'totem {\n')).toBe('res_corosync');
+    expect(detectConfigKind('/x/corosync.conf', '# comment\n\ntotem {\n')).toBe('corosync');
+    expect(detectConfigKind('/x/corosync.conf', '# [not a section]\nlogging {\n')).toBe('corosync');
+    expect(detectConfigKind('/res_corosync/corosync.conf', 'totem {\n')).toBe('corosync');
+    expect(detectConfigKind('/x/empty.conf', '')).toBe('corosync');
+    for (const name of fs.readdirSync(fixtures).filter((f) => f.endsWith('.conf'))) {
+      expect([name, detectConfigKind(fixture(name), fs.readFileSync(fixture(name), 'utf8'))]).toEqual([name, name.startsWith('res_corosync') ? 'res_corosync' : 'corosync']);
+    }
+  });
+
+  it('exits 0 for the shared fixture and summarises what is published and subscribed', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('res_corosync.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
+    expect(io.stdout[0]).toBe(`${fixture('res_corosync.conf')}: valid res_corosync.conf (1 warning)`);
+    expect(io.stdout).toEqual(expect.arrayContaining(['publish: mwi, device_state, ping, cluster_discovery', 'subscribe: mwi, device_state, ping, cluster_discovery', 'ami: none', 'purge: devices unavailable, mwi keep, grace 0 ms']));
+    expect(io.stderr[0]).toBe(`${fixture('res_corosync.conf')}:8:17: warning: no [ami] or [ari] section: the bridge cannot read or write the local Asterisk and will only relay ping and cluster discovery`);
+  });
+
+  it('exits 78 for the misspelt event type, naming line 3 column 19', () => {
+    const io = capture();
+    expect(runConfigCheck(fixture('res_corosync-bad-value.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
+    expect(io.stdout).toEqual([]);
+    expect(io.stderr.filter((l) => l.includes(': error: '))).toEqual([`${fixture('res_corosync-bad-value.conf')}:3:19: error: unknown event type 'device_states' for subscribe_event`]);
+    expect(io.stderr.at(-1)).toBe(`carillon config check: ${fixture('res_corosync-bad-value.conf')}: 1 error, 1 warning`);
+  });
+
+  it('the example file is valid as it ships, without warnings', () => {
+    const io = capture();
+    expect(runConfigCheck(example, io, { json: false })).toBe(ConfigCheckExit.ok);
+    expect(io.stderr).toEqual([]);
+    expect(io.stdout).toContain('ami: carillon@127.0.0.1:5038 (connect timeout 5000 ms, action timeout 10000 ms, keepalive 15000 ms, reconnect 500..30000 ms)');
+    expect(io.stdout.join('\n')).not.toContain('change-me');
+  });
+
+  it('--json: { file, kind, valid, errors, warnings, effective } with secrets masked', () => {
+    const file = path.join(tmp, 'bridge.conf');
+    fs.writeFileSync(file, '[general]\npublish_event = device_state\n#include secrets/ami.conf\n[ari]\nusername = a\npassword = ari-pa55word\n');
+    fs.mkdirSync(path.join(tmp, 'secrets'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'secrets/ami.conf'), '[ami]\nusername = bridge\nsecret = s3cret-value\nport = 5039\n');
+    const io = capture();
+    expect(runConfigCheck(file, io, { json: true })).toBe(ConfigCheckExit.ok);
+    expect(io.stdout).toHaveLength(1);
+    expect(io.stdout[0]).not.toContain('s3cret');
+    expect(io.stdout[0]).not.toContain('pa55word');
+    expect(JSON.parse(io.stdout[0] ?? '')).toEqual({
+      file,
+      kind: 'res_corosync',
+      valid: true,
+      errors: [],
+      warnings: [],
+      effective: expect.objectContaining({
+        publish: { mwi: false, deviceState: true, presenceState: false },
+        publishEvents: ['device_state', 'ping', 'cluster_discovery'],
+        ami: expect.objectContaining({ username: 'bridge', secret: '***', port: 5039 }),
+        ari: expect.objectContaining({ username: 'a', password: '***' }),
+      }),
+    });
+  });
+
+  it('--json for errors: valid false, effective null, positions in the included file, exit 78', () => {
+    const file = path.join(tmp, 'res_corosync.conf');
+    fs.writeFileSync(file, '[general]\n#include missing.conf\n#include bad.conf\n');
+    fs.writeFileSync(path.join(tmp, 'bad.conf'), '[bridge]\npurge_grace_ms = soon\n');
+    const io = capture();
+    expect(runConfigCheck(file, io, { json: true })).toBe(ConfigCheckExit.invalid);
+    const report = JSON.parse(io.stdout[0] ?? '') as { kind: string; valid: boolean; effective: unknown; errors: Record<string, unknown>[] };
+    expect(report).toMatchObject({ kind: 'res_corosync', valid: false, effective: null });
+    expect(report.errors).toEqual([
+      expect.objectContaining({ file, line: 2, col: 10, code: 'CONFIG_MISSING' }),
+      expect.objectContaining({ file: path.join(tmp, 'bad.conf'), line: 2, col: 18, code: 'CONFIG_VALUE' }),
+    ]);
+  });
+
+  it('an oversized included file is an error, not a crash', () => {
+    const file = path.join(tmp, 'big-res_corosync.conf');
+    fs.writeFileSync(file, '[general]\n#include big.inc\n');
+    fs.writeFileSync(path.join(tmp, 'big.inc'), `; ${'x'.repeat(DEFAULT_ASTERISK_CONF_LIMITS.fileCharsMax)}\n`);
+    const io = capture();
+    expect(runConfigCheck(file, io, { json: false })).toBe(ConfigCheckExit.invalid);
+    expect(io.stderr[0]).toBe(`${path.join(tmp, 'big.inc')}:1:1: error: file too large: more than ${DEFAULT_ASTERISK_CONF_LIMITS.fileCharsMax} characters`);
+  });
+
+  it('exits 1 for an unreadable file, as for corosync.conf', () => {
+    const io = capture();
+    expect(runConfigCheck(path.join(tmp, 'no-res_corosync.conf'), io, { json: false })).toBe(ConfigCheckExit.unreadable);
+    expect(io.stderr[0]).toMatch(/^carillon config check: cannot read .*no-res_corosync\.conf: ENOENT/);
+  });
+
+  it('runs through the commander program', async () => {
+    const io = capture();
+    expect(await runCli(['config', 'check', fixture('res_corosync-bad-value.conf')], io)).toBe(ConfigCheckExit.invalid);
+    expect(await runCli(['config', 'check', '--json', example], capture())).toBe(ConfigCheckExit.ok);
   });
 });
