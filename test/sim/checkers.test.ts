@@ -1,5 +1,5 @@
 // Each checker over hand-made logs: it passes a correct EVS history and fails one that
-// breaks exactly its property (testing.md §4.3).
+// breaks exactly its property (testing.md §4.3); likewise Q3 over hand-made sync points.
 
 import { describe, expect, test } from '@jest/globals';
 import type { TotemStats, TotemStatus } from '../../src/totem/srp/types';
@@ -10,9 +10,11 @@ import {
   checkTransitionalStructure, checkVirtualSynchrony,
 } from './checkers/evs';
 import { checkCoreDelivery, checkTokenRotation, notConvergedReason } from './checkers/liveness';
+import { type QuorumRules, checkQuorumAgreement } from './checkers/quorum';
 import type { Violation } from './checkers/violation';
 import { StatusMonitor, WireMonitor } from './checkers/whitebox';
 import type { ConfEntry, DeliverEntry, History, IncarnationLog, LogEntry, SubmitEntry } from './history';
+import type { SyncPoint } from './services-history';
 import { defaultTotemConfig } from '../../src/totem/config';
 
 const ring = (rep: number, seq: number): RingId => ({ rep, seq: BigInt(seq) });
@@ -308,5 +310,34 @@ describe('liveness checkers (T13)', () => {
   test('token rotation', () => {
     expect(checkTokenRotation(new Map([[1, 5]]), new Map([[1, 6]]), 10)).toEqual([]);
     only(checkTokenRotation(new Map([[1, 5]]), new Map([[1, 5]]), 10), 'T13');
+  });
+});
+
+describe('Q3 quorum agreement at sync completion', () => {
+  const rules = { nodes: 5, twoNode: false, waitForAll: false, lastManStanding: false, autoTieBreaker: false } as const;
+  const point = (node: number, quorate: boolean, expectedVotes: number, quorum: number, totalVotes = 2): SyncPoint => ({
+    tick: 10 + node, node, inc: 0, ring: '4.19', members: [4, 5], trans: [node], startTick: 1, groups: '', quorate,
+    votequorum: { quorate, expectedVotes, highestExpected: expectedVotes, totalVotes, quorum, flags: [], members: [4, 5] },
+    cmapMissing: [], throwAways: 0,
+  });
+  const q3 = (points: SyncPoint[], r: QuorumRules): string[] => checkQuorumAgreement(points, r).map((v) => v.invariant);
+
+  test('constant expected votes: quorate flag and expected votes must agree', () => {
+    expect(q3([point(4, true, 5, 3), point(5, true, 5, 3)], rules)).toEqual([]);
+    expect(q3([point(4, true, 5, 3), point(5, false, 5, 3)], rules)).toEqual(['Q3']);
+    expect(q3([point(4, true, 4, 3), point(5, true, 5, 3)], rules)).toEqual(['Q3']);
+  });
+
+  // FINDINGS O2: each node's LMS expected votes are its own (corosync 3.1.7's votequorum.c).
+  test('last_man_standing: a quorate flag may differ only with the expected votes or quorum; totals must agree', () => {
+    const lms = { ...rules, lastManStanding: true };
+    expect(q3([point(4, true, 2, 2), point(5, false, 5, 3)], lms)).toEqual([]);
+    expect(q3([point(4, true, 2, 2), point(5, true, 5, 2)], lms)).toEqual([]);
+    expect(q3([point(4, true, 2, 2), point(5, false, 2, 2)], lms)).toEqual(['Q3']);
+    expect(q3([point(4, true, 2, 2), point(5, true, 2, 2, 3)], lms)).toEqual(['Q3']);
+  });
+
+  test('wait_for_all: not checked', () => {
+    expect(q3([point(4, true, 5, 3), point(5, false, 4, 3)], { ...rules, waitForAll: true })).toEqual([]);
   });
 });

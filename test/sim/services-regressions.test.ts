@@ -7,6 +7,7 @@
 
 import { describe, expect, test } from '@jest/globals';
 import { checkCpgConvergence, type CoreCpgView } from './checkers/cpg';
+import { checkQuorumAgreement } from './checkers/quorum';
 import type { Violation } from './checkers/violation';
 import { runSeed } from './run-seed';
 import { runUntil } from './scenario';
@@ -322,6 +323,49 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     const r = runSeed(seed, { nodes: 7, services: true });
     const found = [...r.violations, ...r.livenessFailures];
     expect(found.length === 0 ? '' : seedFailure(seed, 7, '--services', found)).toBe('');
+  });
+
+  // FINDINGS O2 (corosync-faithful): under last_man_standing each node keeps the expected
+  // votes its own LMS timer lowered, also after it lost quorum, and adopts a sender's only
+  // while it is not quorate and the sender's NODEINFO says quorate. Node 4 lowered to 2 in
+  // ring {1,4}; alone it is not quorate, but with restarted node 5 (expected 5, not
+  // quorate) it counts 2 of 2 and is quorate while node 5 counts 2 of 5 (Q3 disagreement),
+  // and on the other side restarted 2 and 3 with node 1 (expected 2) are quorate too: two
+  // quorate partitions. votequorum.5: "It is essential to enable WFA when using LMS".
+  test('last_man_standing without wait_for_all: nodes of one ring disagree on quorate, two quorate partitions (FINDINGS O2, corosync-faithful)', () => {
+    const ids = [1, 2, 3, 4, 5];
+    const s = formed({ nodes: 5, votequorum: { nodelist: ids.map((nodeId) => ({ nodeId })), lastManStanding: true, lastManStandingWindowMs: 1000 } });
+    const token = s.cluster.options.config.tokenTicks;
+    const vq = (id: number): { expectedVotes: number; quorate: boolean } => {
+      const st = stack(s, id).votequorum.status();
+      return { expectedVotes: st.expectedVotes, quorate: stack(s, id).quorum.getQuorate() };
+    };
+    // Lose 5, 3, 2 one at a time, each after the LMS window: expected votes 4, 3, 2.
+    for (const [down, left, expected] of [[5, [1, 2, 3, 4], 4], [3, [1, 2, 4], 3], [2, [1, 4], 2]] as const) {
+      s.cluster.crash(down);
+      runUntil(s.cluster, () => synced(s, left), 80 * token, `ring ${left.join(',')}`);
+      runUntil(s.cluster, () => left.every((id) => vq(id).expectedVotes === expected), 400 + 10 * token, `expected ${expected}`);
+      for (const id of left) expect([id, vq(id)]).toEqual([id, { expectedVotes: expected, quorate: true }]);
+    }
+    // 1 and 4 lose each other: alone, neither is quorate, both keep expected votes 2.
+    s.cluster.network.splitManual([1, 2, 3], [4, 5]);
+    runUntil(s.cluster, () => synced(s, [1]) && synced(s, [4]), 80 * token, 'two singletons');
+    expect([vq(1), vq(4)]).toEqual([{ expectedVotes: 2, quorate: false }, { expectedVotes: 2, quorate: false }]);
+    // Node 5 restarts on its own first (its start-up NODEINFO goes to nobody else), then
+    // meets node 4: both send their sync NODEINFO not quorate.
+    const cut = [s.cluster.network.addFilter({ from: 5, to: 4 }), s.cluster.network.addFilter({ from: 4, to: 5 })];
+    s.cluster.start(5);
+    runUntil(s.cluster, () => synced(s, [5]), 80 * token, 'node 5 alone');
+    for (const f of cut) s.cluster.network.removeFilter(f);
+    runUntil(s.cluster, () => synced(s, [4, 5]), 80 * token, 'ring 4,5');
+    expect([vq(4), vq(5)]).toEqual([{ expectedVotes: 2, quorate: true }, { expectedVotes: 5, quorate: false }]);
+    s.cluster.start(2);
+    s.cluster.start(3);
+    runUntil(s.cluster, () => synced(s, [1, 2, 3]), 80 * token, 'ring 1,2,3');
+    expect([1, 2, 3].map((id) => vq(id).quorate)).toEqual([true, true, true]);
+    expect(vq(4).quorate).toBe(true);
+    // Q3 allows the disagreement of ring {4,5} only because the expected votes differ.
+    expect(checkQuorumAgreement(s.world.history.syncs, s.world.rules).map((v) => v.message)).toEqual([]);
   });
 
   test('quorum lost and regained: notifications in order on every node (Q1–Q4)', () => {

@@ -24,11 +24,15 @@
 // Q3 (after sync): all nodes completing sync of one ring report the same quorate flag,
 // expected votes and total votes. Not checked under wait_for_all: there a node's
 // wait_for_all status depends on its own past (whether it saw all nodes, or a quorate
-// sender that was not waiting), so corosync's nodes can disagree after sync. Nor under
-// last_man_standing: each node lowers its expected votes on its own timer (a restarted
-// node starts from the configured value and stops adopting lower values once quorate), so
-// expected votes and the quorate flag can differ. Under auto_tie_breaker the quorate flag
-// of a ring holding exactly the "half" is not compared (see checkQuorumAgreement).
+// sender that was not waiting), so corosync's nodes can disagree after sync. Under
+// last_man_standing only the total votes are compared, and a quorate flag that differs
+// must come with different expected votes or quorum (FINDINGS O2): each node lowers its
+// expected votes on its own LMS timer and keeps them after losing quorum; it adopts a
+// sender's only while not quorate itself and the sender's NODEINFO says quorate, and
+// counts a non-quorate sender with its own value — so nodes with different histories (a
+// restarted node starts from the configured value) disagree on expected votes and, from
+// there, on quorum and the quorate flag. Under auto_tie_breaker the quorate flag of a ring
+// holding exactly the "half" is not compared (see checkQuorumAgreement).
 //
 // Q4: two_node implies wait_for_all (the WaitForAll flag is on); wait_for_all: after a
 // cold start (run start, or every node down at once) nobody is quorate until some node
@@ -95,9 +99,9 @@ export function checkQuorumAtSync(p: SyncPoint, rules: QuorumRules): Violation[]
   return out;
 }
 
-/** Q3 over all sync completions (skipped under wait_for_all, see the top). */
+/** Q3 over all sync completions (skipped under wait_for_all, narrowed under last_man_standing: see the top). */
 export function checkQuorumAgreement(syncs: readonly SyncPoint[], rules: QuorumRules): Violation[] {
-  if (rules.waitForAll || rules.lastManStanding) return [];
+  if (rules.waitForAll) return [];
   const out: Violation[] = [];
   const byRing = new Map<string, SyncPoint>();
   for (const p of syncs) {
@@ -112,10 +116,13 @@ export function checkQuorumAgreement(syncs: readonly SyncPoint[], rules: QuorumR
     // the last quorate partition it was in, its previous member count): a restarted node
     // has none, so the nodes of such a ring may disagree on quorate.
     const atbHalf = rules.autoTieBreaker && b.totalVotes === Math.floor(b.expectedVotes / 2);
-    if ((first.quorate !== p.quorate && !atbHalf) || a.expectedVotes !== b.expectedVotes || a.totalVotes !== b.totalVotes) {
+    // Under last_man_standing each node's expected votes (and so its quorum) is its own.
+    const ownExpected = rules.lastManStanding && (a.expectedVotes !== b.expectedVotes || a.quorum !== b.quorum);
+    const expectedDiffers = a.expectedVotes !== b.expectedVotes && !rules.lastManStanding;
+    if ((first.quorate !== p.quorate && !atbHalf && !ownExpected) || expectedDiffers || a.totalVotes !== b.totalVotes) {
       out.push(violation('Q3', `sync completion of ${p.ring}: node ${p.node}#${p.inc} reports quorate=${p.quorate} `
-        + `expected=${b.expectedVotes} total=${b.totalVotes}, node ${first.node}#${first.inc} reported quorate=${first.quorate} `
-        + `expected=${a.expectedVotes} total=${a.totalVotes}`, p.node, p.tick));
+        + `expected=${b.expectedVotes} quorum=${b.quorum} total=${b.totalVotes}, node ${first.node}#${first.inc} reported `
+        + `quorate=${first.quorate} expected=${a.expectedVotes} quorum=${a.quorum} total=${a.totalVotes}`, p.node, p.tick));
     }
     if (out.length >= 20) break;
   }
