@@ -21,7 +21,10 @@ import { toTotemConfig } from '../totem/config';
 import { decodePgPacket } from '../totem/pg/packet';
 import { TotemNode } from '../totem/srp/totem-node';
 import type { TotemEvent } from '../totem/srp/types';
+import { loadBridgeConfig } from '../asterisk/bridge-config';
+import type { BridgeSettings } from '../asterisk/core/bridge-settings';
 import { readAuthkey } from './authkey';
+import { BridgeRunner } from './bridge-runner';
 import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
 import { IpcServer } from './ipc-server';
@@ -58,6 +61,28 @@ export interface LoadedConfig {
   readonly warnings: readonly Diagnostic[];
   /** The parsed file (cmap holds its keys as coroparse would). */
   readonly document: ConfDocument;
+}
+
+/** Reads a file for the res_corosync.conf loader (#include too): null when unreadable. */
+function readConfigFile(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Loads the bridge's res_corosync.conf; throws DaemonStartError (exit 78) listing every error. */
+export function loadDaemonBridgeConfig(file: string): { settings: BridgeSettings; warnings: readonly Diagnostic[] } {
+  if (readConfigFile(file) === null) {
+    throw new DaemonStartError('CONFIG_UNREADABLE', `${file}: cannot read res_corosync_conf`, DaemonExit.config);
+  }
+  const result = loadBridgeConfig(file, readConfigFile);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (result.settings === null || errors.length > 0) {
+    throw new DaemonStartError('CONFIG_INVALID', result.diagnostics.map(formatDiagnostic).join('\n'), DaemonExit.config);
+  }
+  return { settings: result.settings, warnings: result.diagnostics.filter((d) => d.severity === 'warning') };
 }
 
 /** Reads and validates a config file; throws DaemonStartError (exit 78) listing every error. */
@@ -156,12 +181,14 @@ export class Daemon implements DaemonApi {
   private readonly transport: Transport;
   private readonly ipc: IpcServer;
   readonly services: DaemonServices;
+  /** The Asterisk bridge, when carillon { res_corosync_conf } is set. */
+  readonly bridgeRunner: BridgeRunner | null;
   private readonly statsTimer: NodeJS.Timeout;
   private fatal = false;
 
   private constructor(parts: {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
-    netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices;
+    netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices; bridge: BridgeRunner | null;
   }) {
     this.configFile = parts.configFile;
     this.config = parts.config;
@@ -173,6 +200,7 @@ export class Daemon implements DaemonApi {
     this.transport = parts.transport;
     this.ipc = parts.ipc;
     this.services = parts.services;
+    this.bridgeRunner = parts.bridge;
     this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
     this.statsTimer.unref();
   }
@@ -180,8 +208,9 @@ export class Daemon implements DaemonApi {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { config, warnings, document } = loadDaemonConfig(options.configFile, options.localNodeId);
     const nodeId = findLocalNodeId(config);
+    const bridgeConfig = config.carillon.resCorosyncConf === null ? null : loadDaemonBridgeConfig(config.carillon.resCorosyncConf);
     const logger = options.logger ?? createLogger(config.logging, { nodeId });
-    for (const warning of warnings) logger.log('warning', 'MAIN', formatDiagnostic(warning));
+    for (const warning of [...warnings, ...(bridgeConfig?.warnings ?? [])]) logger.log('warning', 'MAIN', formatDiagnostic(warning));
     const transportLog: TransportLogger = (level, message, fields) => logger.log(level, 'TOTEM', message, fields);
     const transport = await openTransport(config, nodeId, transportLog, logger);
     const ringIdStore = new FileRingIdStore({ stateDir: config.carillon.stateDir, log: (level, message) => logger.log(level, 'MAIN', message) });
@@ -194,6 +223,7 @@ export class Daemon implements DaemonApi {
     });
     let daemon: Daemon | null = null;
     let driver: Driver | null = null;
+    let bridge: BridgeRunner | null = null;
     const services = new DaemonServices({
       config, document, nodeId, node, netMtu: totemConfig.netMtu, tickMs: config.carillon.tickMs, logger,
       flush: () => driver?.flush(),
@@ -209,13 +239,27 @@ export class Daemon implements DaemonApi {
         subscribeTotem: (listener) => (daemon as Daemon).subscribeTotem(listener),
         reload: () => (daemon as Daemon).reload(),
         services,
+        ...(bridgeConfig === null
+          ? {}
+          : { bridge: { status: () => (bridge as BridgeRunner).status(), ping: () => (bridge as BridgeRunner).ping() } }),
       },
       log: {
         info: (message, meta) => logger.log('info', 'IPC', message, meta),
         warn: (message, meta) => logger.log('warning', 'IPC', message, meta),
       },
     });
-    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services });
+    if (bridgeConfig !== null && config.carillon.resCorosyncConf !== null) {
+      const self = config.nodelist.find((n) => n.nodeid === nodeId);
+      bridge = new BridgeRunner({
+        settings: bridgeConfig.settings,
+        configFile: config.carillon.resCorosyncConf,
+        services,
+        nodeId,
+        localAddr: self?.ring0Addr.text ?? '',
+        logger,
+      });
+    }
+    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge });
     try {
       await transport.start();
       await ipc.listen();
@@ -228,6 +272,10 @@ export class Daemon implements DaemonApi {
     logger.log('info', 'SERV', `Service engines loaded: ${names}; quorum provider: ${config.quorum === null ? 'none' : config.quorum.provider}`);
     driver.start();
     daemon.publishStats();
+    if (bridge !== null) {
+      logger.log('notice', 'BRIDGE', `Asterisk bridge starting with ${config.carillon.resCorosyncConf ?? ''}`);
+      bridge.start();
+    }
     return daemon;
   }
 
@@ -333,6 +381,8 @@ export class Daemon implements DaemonApi {
       // Ends every connection now; their CPG handles are finalized right after.
       const ipcClosed = this.ipc.close().catch(() => undefined);
       await Promise.resolve();
+      // The bridge first: it settles the remote states it wrote and leaves the group.
+      await this.bridgeRunner?.stop().catch((e: unknown) => this.logger.log('warning', 'BRIDGE', `bridge stop: ${String(e)}`));
       this.services.shutdown();
       await this.waitForCpgLeaves();
       this.driver.leave();
