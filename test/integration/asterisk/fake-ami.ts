@@ -11,7 +11,8 @@
 // bare LF ends a line like CRLF, a line without a colon is kept but never matches, a
 // blank line ends a message. Limits: 1024 bytes per line (longer lines are dropped and
 // counted), 128 headers per message, 256 queued messages and 4 MiB of unsent output per
-// session (the session is dropped beyond them), 30 s to log in.
+// session (the session is dropped beyond them), 30 s to log in, 50 sessions not logged
+// in (manager.conf authlimit/authtimeout defaults).
 
 import { createHash, randomInt } from 'node:crypto';
 import * as net from 'node:net';
@@ -110,6 +111,7 @@ const MAX_QUEUED_MESSAGES = 256;
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const MAX_HELD_EVENTS = 10_000;
 const AUTH_TIMEOUT_MS = 30_000;
+const AUTH_LIMIT = 50;
 
 /** `ListCommands` of the transcripts' build (11-listcommands.rx): name, synopsis, privilege, module. */
 const ACTION_LIST: ReadonlyArray<readonly [string, string, string, (keyof FakeModules)?]> = [
@@ -300,7 +302,7 @@ class AmiSession {
 export interface FakeAmiStats {
   /** Lines longer than 1024 bytes, dropped. */
   longLines: number;
-  /** Sessions dropped for a full queue or output buffer. */
+  /** Sessions dropped for a full queue or output buffer, or refused past the authlimit. */
   overflows: number;
 }
 
@@ -406,6 +408,14 @@ export class FakeAmiServer {
   // ---- connections ----
 
   private accept(socket: net.Socket): void {
+    // manager.conf authlimit: past 50 sessions that have not logged in, close at once (no banner).
+    let unauthenticated = 0;
+    for (const s of this.sessions) if (!s.authenticated) unauthenticated++;
+    if (unauthenticated >= AUTH_LIMIT) {
+      this.stats.overflows++;
+      socket.destroy();
+      return;
+    }
     const session = new AmiSession(this.nextSessionId++, socket);
     this.sessions.add(session);
     socket.setNoDelay(true);

@@ -569,12 +569,23 @@ describe('AMI sessions, masks and state', () => {
     expect((await ari(fake, 'GET', '/ari/mailboxes')).status).toBe(404);
   });
 
-  test('limits: an over-long line is dropped and counted, the session goes on', async () => {
+  test('limits: an over-long line is dropped and counted, the session goes on; authlimit', async () => {
     const fake = await startFake();
     const client = await RawAmi.open(fake.amiPort);
     client.send(`X-Long: ${'a'.repeat(5000)}\r\nAction: Ping\r\nActionID: after-long\r\n\r\n`);
     await client.waitFor('Response: Error\r\nActionID: after-long\r\nMessage: Permission denied\r\n\r\n');
     expect(fake.amiStats.longLines).toBe(1);
+    // authlimit: with 50 sessions not logged in (this one included), the next is closed without a banner.
+    const idle = await Promise.all(Array.from({ length: 49 }, () => RawAmi.open(fake.amiPort)));
+    expect(idle.length).toBe(49);
+    const refused = await RawAmi.connect(fake.amiPort);
+    await refused.waitForEnd();
+    expect(refused.data).toBe('');
+    expect(fake.amiStats.overflows).toBe(1);
+    // Logging one in frees a place.
+    await client.login('off');
+    const admitted = await RawAmi.open(fake.amiPort);
+    expect(admitted.data).toBe(BANNER);
   });
 });
 
