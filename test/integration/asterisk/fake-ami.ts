@@ -344,6 +344,11 @@ export class FakeAmiServer {
     for (const session of [...this.sessions]) this.destroy(session);
   }
 
+  /** Writes raw bytes to every logged-in session (tests of malformed input). */
+  injectRaw(text: string): void {
+    for (const session of this.sessions) if (session.authenticated) this.write(session, text);
+  }
+
   /** Writes what is pending, then closes every session (a shutdown). */
   endConnections(): void {
     for (const session of [...this.sessions]) this.end(session);

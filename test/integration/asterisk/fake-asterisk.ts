@@ -336,6 +336,11 @@ export class FakeAsterisk {
 
   // ---- faults ----
 
+  /** Sends raw text to every logged-in AMI session, as is (malformed-input tests). */
+  injectRaw(text: string): void {
+    this.ami.injectRaw(text);
+  }
+
   /** Closes every AMI socket and ARI websocket abruptly; the listeners stay up. */
   dropConnections(): void {
     this.ami.dropConnections();
