@@ -370,3 +370,54 @@ describe('BridgeCore: random schedules (B1, B2, B3)', () => {
     );
   });
 });
+
+describe('BridgeCore: presence (Carillon extension, ast_event 0x0a)', () => {
+  test('presence travels when both ends enable presence_state, is written under CustomPresence:remote:, last writer wins, and is purged per policy', () => {
+    const kit = new BridgeKit(['A', 'B', 'C']);
+    kit.startAll();
+    const [a, b, c] = [kit.node('A'), kit.node('B'), kit.node('C')];
+    const writes: Array<{ node: string; name: string; state: number; subtype: string; message: string }> = [];
+    const pump = (): void => {
+      for (const n of [a, b, c]) {
+        for (const e of n.core.takeEffects()) {
+          if (e.kind === 'mcast') for (const m of [a, b, c]) m.core.cpgDeliver(n.member, e.payload, kit.tick);
+          if (e.kind === 'set-presence') writes.push({ node: n.name, name: e.name, state: e.state, subtype: e.subtype, message: e.message });
+        }
+      }
+    };
+    a.core.localPresenceState('CustomPresence:alice', { state: 3, subtype: 'lunch', message: 'back at 2' }, kit.tick);
+    pump();
+    pump();
+    expect(writes).toEqual([
+      { node: 'B', name: 'CustomPresence:remote:CustomPresence:alice', state: 3, subtype: 'lunch', message: 'back at 2' },
+      { node: 'C', name: 'CustomPresence:remote:CustomPresence:alice', state: 3, subtype: 'lunch', message: 'back at 2' },
+    ]);
+    // The echo of B's own write is not published.
+    b.core.localPresenceState('CustomPresence:remote:CustomPresence:alice', { state: 3, subtype: 'lunch', message: 'back at 2' }, kit.tick);
+    expect(b.core.takeEffects().filter((e) => e.kind === 'mcast')).toEqual([]);
+    writes.length = 0;
+    // B sets the same provider later: last writer wins on C.
+    b.core.localPresenceState('CustomPresence:alice', { state: 6, subtype: '', message: '' }, kit.tick);
+    pump();
+    pump();
+    expect(writes.find((w) => w.node === 'C')).toMatchObject({ state: 6 });
+    writes.length = 0;
+    // B leaves: C falls back to A's value.
+    c.core.cpgConfchg([a.member, c.member], [], [b.member], kit.tick);
+    pump();
+    expect(writes.find((w) => w.node === 'C')).toMatchObject({ state: 3, subtype: 'lunch' });
+  });
+
+  test('presence is dropped by a receiver that does not subscribe to it, and never sent by one that does not publish it', () => {
+    const off = { mwi: true, deviceState: true, presenceState: false };
+    const kit = new BridgeKit(['A', 'B'], (name) => (name === 'B' ? bridgeSettings({ subscribe: off, publish: off }) : bridgeSettings()));
+    kit.startAll();
+    const [a, b] = [kit.node('A'), kit.node('B')];
+    a.core.localPresenceState('CustomPresence:x', { state: 2, subtype: '', message: '' }, 0);
+    for (const e of a.core.takeEffects()) if (e.kind === 'mcast') b.core.cpgDeliver(a.member, e.payload, 0);
+    expect(b.core.takeEffects().filter((e) => e.kind === 'set-presence')).toEqual([]);
+    expect(b.core.stats().droppedUnsubscribed).toBe(1);
+    b.core.localPresenceState('CustomPresence:y', { state: 2, subtype: '', message: '' }, 0);
+    expect(b.core.takeEffects().filter((e) => e.kind === 'mcast')).toEqual([]);
+  });
+});
