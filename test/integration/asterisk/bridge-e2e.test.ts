@@ -59,6 +59,8 @@ function resCorosyncConf(id: number, amiPort: number): string {
     'subscribe_event = mwi',
     'publish_event = device_state',
     'subscribe_event = device_state',
+    'publish_event = presence_state',
+    'subscribe_event = presence_state',
     '',
     '[ami]',
     'host = 127.0.0.1',
@@ -164,6 +166,8 @@ describe('bridge end to end: 3 carillond + 3 fake Asterisks', () => {
           '=== ==> Subscribing to Event Type: mwi',
           '=== ==> Publishing Event Type: device_state',
           '=== ==> Subscribing to Event Type: device_state',
+          '=== ==> Publishing Event Type: presence_state',
+          '=== ==> Subscribing to Event Type: presence_state',
           '=== ==> Publishing Event Type: ping',
           '=== ==> Subscribing to Event Type: ping',
           '=== ==> Publishing Event Type: cluster_discovery',
@@ -231,6 +235,19 @@ describe('bridge end to end: 3 carillond + 3 fake Asterisks', () => {
       await deviceIs(2, 'Custom:remote:PJSIP/300', 'ONHOLD');
       expect(fake(1).mailboxes().has('3000@default')).toBe(false);
       expect(fake(2).mailboxes().has('3000@default')).toBe(false);
+    });
+  }, 60_000);
+
+  it('(d2) presence (Carillon extension): CustomPresence on A appears on B and C under the mapped name', async () => {
+    await withLogs(() => cluster, async () => {
+      fake(1).setPresence('CustomPresence:alice', 'away', 'lunch', 'back at 2');
+      for (const id of [2, 3]) {
+        await until(`presence on fake ${id}`, WAIT_MS, () => {
+          const p = fake(id).presence('CustomPresence:remote:CustomPresence:alice');
+          return p !== null && p.state === 'away' && p.subtype === 'lunch' && p.message === 'back at 2' ? true : JSON.stringify(p);
+        });
+      }
+      expect((await bridgeStatus(2)).stats['publishedPresence']).toBe(0);
     });
   }, 60_000);
 
