@@ -23,7 +23,7 @@
 // are collected, and settings is null iff there is at least one error.
 
 import { type AsteriskConfSection, type AsteriskConfVariable, type ConfigReader, parseAsteriskConf, sortDiagnostics } from '../config/asterisk-conf';
-import { type Diagnostic, DiagnosticCode, type DiagnosticSeverity, type SourcePosition, hasErrors } from '../config/diagnostics';
+import { type Diagnostic, DiagnosticCode, type DiagnosticSeverity, type SourcePosition, closestName, hasErrors } from '../config/diagnostics';
 import {
   type AmiSettings,
   type AriSettings,
@@ -94,35 +94,9 @@ function valueAt(v: AsteriskConfVariable): Located {
   return { file: v.file, position: v.valuePosition };
 }
 
-/** Levenshtein distance, for "did you mean". */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function closest(name: string, known: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = Math.min(3, Math.floor(name.length / 2) + 1);
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
 
 function didYouMean(name: string, known: readonly string[]): string | undefined {
-  const suggestion = closest(name, known);
+  const suggestion = closestName(name, known);
   return suggestion === null ? undefined : `did you mean '${suggestion}'?`;
 }
 

@@ -38,7 +38,7 @@
 import { type Result, err, ok } from '../base/result';
 import { type TotemConfigInput, type TotemConfigMs, TotemDefaults, deriveTotemConfigMs } from '../totem/config';
 import { type ConfKey, type ConfNode, type ConfSection, parseCorosyncConf } from './corosync-conf';
-import { type Diagnostic, DiagnosticCode, DiagnosticSink, type SourcePosition, compareDiagnostics, hasErrors } from './diagnostics';
+import { type Diagnostic, DiagnosticCode, DiagnosticSink, type SourcePosition, closestName, compareDiagnostics, hasErrors } from './diagnostics';
 
 export type TransportName = 'udpu' | 'udp';
 export type IpVersion = 'ipv4' | 'ipv6' | 'ipv4-6' | 'ipv6-4';
@@ -337,32 +337,6 @@ function reportLeftover(view: SectionView, name: string, at: SourcePosition, wha
   );
 }
 
-/** Levenshtein distance, for "did you mean". */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function closestName(name: string, known: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = Math.min(3, Math.floor(name.length / 2) + 1);
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
 
 // ---------------------------------------------------------------------------------
 // Value readers. Each reports its own errors at the value's position and returns
