@@ -18,7 +18,7 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type InteropGate, checkInteropPrerequisites, run } from './netns';
+import { type InteropGate, checkInteropPrerequisites, exitOrKill, run } from './netns';
 
 /** The C source, beside this file. */
 export const AST_CPG_PEER_SOURCE = path.join(__dirname, 'ast-cpg-peer', 'ast-cpg-peer.c');
@@ -374,19 +374,7 @@ export class AstCpgPeer {
   }
 
   private async waitExit(timeoutMs: number): Promise<AstPeerExit> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), timeoutMs);
-    });
-    try {
-      const info = await Promise.race([this.exited, late]);
-      if (info !== null) return info;
-    } finally {
-      clearTimeout(timer);
-    }
-    this.child.kill('SIGKILL');
-    // After SIGKILL the exit comes at once; still bounded.
-    const killed = await Promise.race([this.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref())]);
+    const killed = await exitOrKill(this.exited, this.child, timeoutMs);
     if (killed === null) throw new AstCpgPeerError(AstCpgPeerErrorCode.timeout, `${this.name} (pid ${this.pid}) did not exit even after SIGKILL`);
     return killed;
   }

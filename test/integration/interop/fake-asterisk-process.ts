@@ -18,6 +18,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { exitOrKill } from './netns';
 
 const ROOT = path.resolve(__dirname, '../../..');
 /** The script, run by its source. */
@@ -275,18 +276,7 @@ export class FakeAsteriskProcess {
   }
 
   private async waitExit(timeoutMs: number): Promise<FakeProcessExit> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), timeoutMs);
-    });
-    try {
-      const info = await Promise.race([this.exited, late]);
-      if (info !== null) return info;
-    } finally {
-      clearTimeout(timer);
-    }
-    this.child.kill('SIGKILL');
-    const killed = await Promise.race([this.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref())]);
+    const killed = await exitOrKill(this.exited, this.child, timeoutMs);
     if (killed === null) throw new FakeAsteriskProcessError(FakeAsteriskProcessErrorCode.timeout, `${this.name} (pid ${this.pid}) did not exit even after SIGKILL`);
     return killed;
   }

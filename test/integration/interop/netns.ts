@@ -141,6 +141,25 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * Waits up to `timeoutMs` for `exited`; then SIGKILLs the child and waits (at most 5 s)
+ * for the reap. null: not even SIGKILL ended it.
+ */
+export async function exitOrKill<T>(exited: Promise<T>, child: ChildProcess, timeoutMs: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    const info = await Promise.race([exited, late]);
+    if (info !== null) return info;
+  } finally {
+    clearTimeout(timer);
+  }
+  child.kill('SIGKILL');
+  return Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref())]);
+}
+
 /** A daemon we started; its log (stdout+stderr) goes to `logFile`. */
 export class ManagedProcess {
   readonly name: string;
