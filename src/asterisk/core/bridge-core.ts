@@ -26,7 +26,7 @@
 //     after every (re)connect reconciles both directions (§5 "resync").
 
 import { assert } from '../../base/assert';
-import { decodeAstEvent, encodeAstEvent } from './ast-event-codec';
+import { AstEventEncodeError, decodeAstEvent, encodeAstEvent } from './ast-event-codec';
 import type { BridgeSettings } from './bridge-settings';
 import { aggregateDeviceStates } from './device-aggregate';
 import {
@@ -273,44 +273,6 @@ export function splitMailbox(uniqueId: string): [string, string] {
   if (at < 0) return [uniqueId, 'default'];
   const context = uniqueId.slice(at + 1);
   return [uniqueId.slice(0, at), context === '' ? 'default' : context];
-}
-
-/** Longest string IE we send: the whole event must fit ast_event's u16 length. */
-const MAX_STRING_BYTES = 4096;
-const utf8 = new TextEncoder();
-
-function badString(what: string, text: string): string | null {
-  if (text.includes('\0')) return `${what} contains a NUL byte`;
-  if (utf8.encode(text).length > MAX_STRING_BYTES) return `${what} is longer than ${MAX_STRING_BYTES} bytes`;
-  return null;
-}
-
-function badCount(what: string, n: number): string | null {
-  return Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? null : `${what} ${n} is not an unsigned 32-bit count`;
-}
-
-/** Why `event` cannot be encoded, or null. */
-function unencodable(event: AstEvent): string | null {
-  switch (event.kind) {
-    case 'device-state':
-      return badString(`device name ${JSON.stringify(event.device.slice(0, 80))}`, event.device);
-    case 'mwi':
-      return (
-        badString(`mailbox ${JSON.stringify(event.mailbox.slice(0, 80))}`, event.mailbox) ??
-        badString(`context ${JSON.stringify(event.context.slice(0, 80))}`, event.context) ??
-        badCount('new message count', event.newMessages) ??
-        badCount('old message count', event.oldMessages)
-      );
-    case 'presence-state':
-      return (
-        badString(`presence provider ${JSON.stringify(event.provider.slice(0, 80))}`, event.provider) ??
-        badString('presence subtype', event.subtype) ??
-        badString('presence message', event.message)
-      );
-    case 'ping':
-    case 'cluster-discovery':
-      return null;
-  }
 }
 
 function memberKey(m: BridgeMember): string {
@@ -1018,16 +980,20 @@ export class BridgeCore {
   }
 
   private mcast(event: AstEvent): void {
-    const problem = unencodable(event);
-    if (problem !== null) {
-      // Names and counts come from the local Asterisk over AMI/ARI: bad ones are its
-      // input errors, not ours, so they are counted and skipped like bad packets.
+    let payload: Uint8Array;
+    try {
+      payload = encodeAstEvent(event);
+    } catch (e) {
+      // Names and counts come from the local Asterisk over AMI/ARI: ones that cannot
+      // travel (NUL, too long, not u32) are its input errors, not ours, so they are
+      // counted and skipped like bad packets.
+      if (!(e instanceof AstEventEncodeError)) throw e;
       this.counters.droppedLocalInvalid++;
-      this.log('warning', `Not published: ${problem}`);
+      this.log('warning', `Not published: ${e.message}`);
       return;
     }
     this.counters.published++;
-    this.effects.push({ kind: 'mcast', payload: encodeAstEvent(event), event });
+    this.effects.push({ kind: 'mcast', payload, event });
   }
 
   private log(level: BridgeLogLevel, message: string): void {
@@ -1037,9 +1003,4 @@ export class BridgeCore {
   private deviceCount(): number {
     return this.localDevices.size + this.remoteDeviceEntries;
   }
-}
-
-/** For tests and views: members as `nodeId:pid` keys. */
-export function bridgeMemberKey(m: BridgeMember): string {
-  return memberKey(m);
 }
