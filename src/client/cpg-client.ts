@@ -8,9 +8,11 @@
 // (join 1, leave 2, nodedown 3, nodeup 4, procdown 5). On top of libcpg:
 //   - join/leave/mcast retry by themselves while the daemon answers 'try-again' (sync is
 //     running) or 'full' (send queue full) or 'busy' (a previous leave/join of the group
-//     is still in flight), with exponential backoff (5 ms doubling to 200 ms) for at most
+//     is still in flight), with exponential backoff (1 ms doubling to 200 ms) for at most
 //     `retry.timeoutMs` (default 10 s); then they reject with CPG_ERR_TRY_AGAIN;
-//   - calls are serialised: messages go out in call order even when some had to wait;
+//   - calls keep their order: messages go out in call order even when some had to wait;
+//     mcasts are pipelined (up to `mcastWindow` in flight, src/client/mcast-pipeline.ts),
+//     join/leave/finalize wait for the mcasts before them;
 //   - events come through listeners (`on('deliver' | 'confchg' | 'totem-confchg')`) and/or
 //     async iterators (`events()`), each with a bounded buffer (`bufferMax`, default
 //     10000); an iterator that falls that far behind ends with CPG_ERR_BUFFER_OVERFLOW;
@@ -21,6 +23,7 @@
 
 import type { CpgEventJson, CpgGroupJson, CpgMemberChangeJson, CpgMemberJson, RingIdJson } from '../ipc/daemon-api';
 import { IpcClient, type IpcConnectOptions } from './ipc-client';
+import { type McastAnswer, McastPipeline } from './mcast-pipeline';
 
 export const CpgErrorCode = {
   /** join: this handle (or another with the same pid) is already in the group. */
@@ -106,9 +109,12 @@ export interface CpgClientOptions extends IpcConnectOptions {
   readonly retry?: CpgRetryOptions;
   /** Events an events() iterator may hold unread (default 10 000). */
   readonly bufferMax?: number;
+  /** mcasts in flight at most (default 64; 1 = one round trip per message). */
+  readonly mcastWindow?: number;
 }
 
-const DEFAULT_RETRY = { initialDelayMs: 5, maxDelayMs: 200, timeoutMs: 10_000 } as const;
+const DEFAULT_RETRY = { initialDelayMs: 1, maxDelayMs: 200, timeoutMs: 10_000 } as const;
+const DEFAULT_MCAST_WINDOW = 64;
 const DEFAULT_BUFFER_MAX = 10_000;
 const RETRIED: ReadonlySet<string> = new Set(['try-again', 'full', 'busy']);
 
@@ -212,6 +218,7 @@ export class CpgClient {
   };
   private readonly queues = new Set<EventQueue<CpgClientEvent>>();
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly pipeline: McastPipeline;
   private finalized = false;
 
   private constructor(ipc: IpcClient, init: { handle: number; pid: number; nodeId: number }, options: CpgClientOptions) {
@@ -221,9 +228,20 @@ export class CpgClient {
     this.nodeId = init.nodeId;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.bufferMax = options.bufferMax ?? DEFAULT_BUFFER_MAX;
+    this.pipeline = new McastPipeline({
+      window: options.mcastWindow ?? DEFAULT_MCAST_WINDOW,
+      ...this.retry,
+      send: async (payloadHex, group, seq) => (await this.ipc.call('cpg.mcast', { handle: this.handle, group, payloadHex, seq })).result as McastAnswer,
+      failure: (answer, bytes, group, waitedMs) => {
+        if (answer === 'too-large') return new CpgError(CpgErrorCode.tooLarge, `a message of ${bytes} bytes is too large`, answer);
+        if (answer === 'not-joined') return new CpgError(CpgErrorCode.notJoined, `not in group ${group}`, answer);
+        return new CpgError(CpgErrorCode.tryAgain, `mcast to ${group}: carillond still answers '${answer}' after ${Math.round(waitedMs)} ms`, answer);
+      },
+    });
     void ipc.closed.then((reason) => {
       this.finalized = true;
       const error = new CpgError(CpgErrorCode.closed, reason === null ? 'the CPG client was closed' : `the connection to carillond ended: ${reason.message}`);
+      this.pipeline.failAll(error);
       for (const queue of [...this.queues]) {
         if (reason === null) queue.end();
         else queue.fail(error);
@@ -280,16 +298,14 @@ export class CpgClient {
     });
   }
 
-  /** Multicasts to a group this process joined (or is joining); text is sent as UTF-8. */
+  /**
+   * Multicasts to a group this process joined (or is joining); text is sent as UTF-8.
+   * Resolves once the daemon queued it for the ring; several may be pending at once.
+   */
   mcast(group: string, payload: Uint8Array | string): Promise<void> {
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const payloadHex = bytes.toString('hex');
-    return this.serial(async () => {
-      const result = await this.retrying(`mcast to ${group}`, async () => (await this.ipc.call('cpg.mcast', { handle: this.handle, group, payloadHex })).result);
-      if (result === 'queued') return;
-      if (result === 'too-large') throw new CpgError(CpgErrorCode.tooLarge, `a message of ${bytes.length} bytes is too large`, result);
-      throw new CpgError(CpgErrorCode.notJoined, `not in group ${group}`, result);
-    });
+    return this.chain.then(() => this.pipeline.push(group, payloadHex));
   }
 
   /** Members of any group as this node knows them (cpg_membership_get). */
@@ -323,6 +339,7 @@ export class CpgClient {
     if (this.finalized) return;
     this.finalized = true;
     await this.chain.catch(() => undefined);
+    await this.pipeline.drained();
     try {
       await this.ipc.call('cpg.finalize', { handle: this.handle });
     } finally {
@@ -357,9 +374,9 @@ export class CpgClient {
     for (const queue of [...this.queues]) queue.push(converted);
   }
 
-  /** Runs calls one after the other, so retried ones keep their place. */
+  /** Runs calls one after the other (after the mcasts before them), so retried ones keep their place. */
   private serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task);
+    const run = this.chain.then(() => this.pipeline.drained()).then(task);
     this.chain = run.catch(() => undefined);
     return run;
   }

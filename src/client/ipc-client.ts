@@ -179,6 +179,7 @@ class Connection {
   private nextId = 1;
   private partial: Buffer[] = [];
   private partialBytes = 0;
+  private outgoing: string[] = [];
   /** The first reason the connection ended; null while open or after close(). */
   private closeReason: IpcClientError | null = null;
   private isEnded = false;
@@ -238,7 +239,18 @@ class Connection {
         reject(new IpcClientError(IpcClientErrorCode.timeout, this.socketPath, `${this.socketPath}: ${method} got no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.socket.write(encodeRequest(id, method, params as IpcParamsMap[IpcMethod] | undefined));
+      this.write(encodeRequest(id, method, params as IpcParamsMap[IpcMethod] | undefined));
+    });
+  }
+
+  /** Requests made in one turn go out in one socket write (pipelined calls, one syscall). */
+  private write(line: string): void {
+    this.outgoing.push(line);
+    if (this.outgoing.length > 1) return;
+    queueMicrotask(() => {
+      const lines = this.outgoing;
+      this.outgoing = [];
+      if (!this.isEnded) this.socket.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
     });
   }
 
@@ -264,6 +276,8 @@ class Connection {
 
   close(): void {
     if (this.isEnded) return;
+    if (this.outgoing.length > 0) this.socket.write(this.outgoing.join(''));
+    this.outgoing = [];
     this.finish(null, new IpcClientError(IpcClientErrorCode.closed, this.socketPath, `${this.socketPath}: the connection was closed by the client`));
     this.socket.end();
     // A server that never reads our FIN must not keep the process alive.

@@ -18,7 +18,7 @@
 // them with IPC_UNAVAILABLE):
 //   cpg.initialize {pid?}                → {handle, pid, nodeId}      a local CPG process
 //   cpg.join / cpg.leave {handle, group} → {result}                   'queued' | 'full' | 'try-again' | ...
-//   cpg.mcast {handle, group, payloadHex}→ {result}                   payloadHex may be ''
+//   cpg.mcast {handle, group, payloadHex, seq?} → {result}            payloadHex may be ''; seq: see below
 //   cpg.finalize {handle}                → {handle, finalized: true}
 //   cpg.membership {group}               → {group, members}
 //   cpg.groups                           → {groups}
@@ -33,6 +33,11 @@
 //   cmap.untrack {trackId}               → {trackId, tracked: false}
 //   bridge.status                        → BridgeStatusJson           the Asterisk bridge
 //   bridge.ping                          → {eid}                      res_corosync's ping
+// cpg.mcast pipelining: a client may send mcasts without waiting for each answer if it
+// numbers them with `seq` (u32, +1 per message, any start). Once one is refused
+// ('full' or 'try-again'), every later one of that handle is refused too ('try-again',
+// not even tried) until the refused seq is sent again: go-back-N, so the messages that
+// are queued are always a prefix of what was sent and order survives refusals.
 // Pushes of a topic reach a connection only after `<topic>.subscribe` (totem, quorum, cpg,
 // cmap): cpg pushes carry the connection's own handles' events, cmap pushes its own
 // tracks' events, quorum pushes start with the current state. A connection that closes
@@ -214,7 +219,7 @@ export interface IpcParamsMap {
   'cpg.initialize': { pid?: number };
   'cpg.join': CpgGroupParams;
   'cpg.leave': CpgGroupParams;
-  'cpg.mcast': CpgGroupParams & { payloadHex: string };
+  'cpg.mcast': CpgGroupParams & { payloadHex: string; seq?: number };
   'cpg.finalize': CpgHandleParams;
   'cpg.membership': { group: string };
   'cpg.groups': EmptyParams;
@@ -436,7 +441,7 @@ const paramsChecks: Record<IpcMethod, ParamsCheck> = {
     handle: isHandle,
     group: isGroup,
     payloadHex: (value, name) => (typeof value === 'string' && HEX_OR_EMPTY.test(value) ? null : `params.${name} must be an even-length hex string`),
-  }),
+  }, { seq: isU32 }),
   'cpg.finalize': fields({ handle: isHandle }),
   'cpg.membership': fields({ group: isGroup }),
   'cpg.groups': onlyMembers(),

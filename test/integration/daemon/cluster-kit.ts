@@ -410,7 +410,9 @@ export class Cluster {
     let child: ChildProcess;
     try {
       fs.writeSync(log, `----- cluster-kit: starting node ${id} at ${new Date().toISOString()}\n`);
-      child = spawn(process.execPath, [daemonJs, '-f', '-c', this.configPath(id)], { cwd: this.dir, stdio: ['ignore', log, log] });
+      // CLUSTER_KIT_NODE_ARGS: extra node flags for the daemons (e.g. --cpu-prof when profiling).
+      const nodeArgs = (process.env['CLUSTER_KIT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+      child = spawn(process.execPath, [...nodeArgs, daemonJs, '-f', '-c', this.configPath(id)], { cwd: this.dir, stdio: ['ignore', log, log] });
     } finally {
       fs.closeSync(log);
     }

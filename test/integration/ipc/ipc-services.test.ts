@@ -208,6 +208,45 @@ describe('IpcServer: service methods', () => {
     expect(server.stats().cpgHandles).toBe(0);
   });
 
+  it('cpg.mcast with seq: go-back-N — after a refusal, later seqs are refused untried until the refused one comes again', async () => {
+    await startServer();
+    const a = await connect();
+    const handle = ((await call(a, 1, 'cpg.initialize')) as { result: { handle: number } }).result.handle;
+    const fake = services.handles[0] as FakeHandle;
+    await call(a, 2, 'cpg.join', { handle, group: 'g' });
+    services.mcastResults = ['queued', 'full'];
+    const answers: unknown[] = [];
+    for (const [i, seq] of [[3, 10], [4, 11], [5, 12], [6, 13]] as const) answers.push(await call(a, i, 'cpg.mcast', { handle, group: 'g', payloadHex: seq.toString(16).padStart(2, '0'), seq }));
+    expect(answers.map((x) => (x as { result: { result: string } }).result.result)).toEqual(['queued', 'full', 'try-again', 'try-again']);
+    // Sent again from the refused one: tried, in order.
+    for (const [i, seq] of [[7, 11], [8, 12], [9, 13]] as const) {
+      expect(await call(a, i, 'cpg.mcast', { handle, group: 'g', payloadHex: seq.toString(16).padStart(2, '0'), seq })).toEqual({ id: i, result: { result: 'queued' } });
+    }
+    expect(fake.calls).toEqual(['join g', 'mcast g 0a queued', 'mcast g 0b full', 'mcast g 0b queued', 'mcast g 0c queued', 'mcast g 0d queued']);
+    // Without seq nothing is held back: every mcast is tried.
+    services.mcastResults = ['full'];
+    await call(a, 10, 'cpg.mcast', { handle, group: 'g', payloadHex: 'aa' });
+    await call(a, 11, 'cpg.mcast', { handle, group: 'g', payloadHex: 'bb' });
+    expect(fake.calls.slice(-2)).toEqual(['mcast g aa full', 'mcast g bb queued']);
+    expect(await call(a, 12, 'cpg.mcast', { handle, group: 'g', payloadHex: '', seq: -1 })).toEqual({ id: 12, error: { code: IpcErrorCode.badParams, message: expect.stringContaining("seq") } });
+  });
+
+  it('CpgClient: hundreds of pipelined mcasts with refusals sprinkled are queued exactly once each, in call order', async () => {
+    await startServer();
+    const cpg = await CpgClient.connect(socketPath, { retry: { initialDelayMs: 0, maxDelayMs: 1, timeoutMs: 5000 }, mcastWindow: 16 });
+    const fake = services.handles[0] as FakeHandle;
+    await cpg.join('g');
+    services.mcastResults = Array.from({ length: 2000 }, (_, i) => (i % 7 === 3 ? 'full' : i % 11 === 5 ? 'try-again' : 'queued'));
+    const texts = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    await Promise.all(texts.map((t) => cpg.mcast('g', t)));
+    const queued = fake.calls.filter((c) => c.startsWith('mcast') && c.endsWith(' queued')).map((c) => Buffer.from(c.split(' ')[2] ?? '', 'hex').toString());
+    expect(queued).toEqual(texts);
+    await cpg.leave('g');
+    expect(fake.calls.at(-1)).toBe('leave g');
+    services.mcastResults = [];
+    await cpg.close();
+  });
+
   it('quorum: subscribe answers first, then pushes the current state; typed errors pass through', async () => {
     await startServer();
     const client = await connect();
