@@ -4,7 +4,11 @@
 // AES-256-GCM with a key from `carillon keygen`), and shows: ring formation, `carillon
 // status`, messages from two nodes delivered in one agreed order on the third, kill -9 of
 // a node and the time the survivors take to reform, its restart and rejoin, and the
-// immediate reform after an orderly SIGTERM. Then it stops everything and removes its
+// immediate reform after an orderly SIGTERM. Each daemon also runs the Asterisk bridge
+// (res_corosync.conf) against a fake Asterisk of its own (the AMI server the tests use,
+// test/integration/asterisk/fake-asterisk.ts): a phone busy on PBX 1 lights up as
+// Custom:remote:<device> on PBXs 2 and 3, a voicemail count follows, and when node 3 is
+// killed its phones turn UNAVAILABLE on the others. Then it stops everything and removes its
 // temp dir, or with --keep leaves the cluster running and prints how to inspect and stop
 // it. Every wait has a deadline; any failure exits 1 with the tail of each node's log.
 //
@@ -16,6 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { IpcClient } from '../src/client/ipc-client';
+import { FakeAsterisk } from '../test/integration/asterisk/fake-asterisk';
 import type { DaemonStatus, TotemEventJson } from '../src/ipc/daemon-api';
 
 const root = path.resolve(__dirname, '..');
@@ -118,6 +123,26 @@ async function pickPort(): Promise<number> {
   throw new DemoError('no free UDP port found for the demo');
 }
 
+/** The bridge's res_corosync.conf for node `id`: everything published and subscribed. */
+function resCorosyncText(amiHost: string, amiPort: number): string {
+  return [
+    '; Carillon demo (scripts/demo-cluster.ts): res_corosync.conf syntax plus [ami]',
+    '[general]',
+    'publish_event = mwi',
+    'subscribe_event = mwi',
+    'publish_event = device_state',
+    'subscribe_event = device_state',
+    '',
+    '[ami]',
+    `host = ${amiHost}`,
+    `port = ${amiPort}`,
+    'username = admin',
+    'secret = amipass',
+    'reconnect_min_ms = 100',
+    '',
+  ].join('\n');
+}
+
 function configText(dir: string, port: number, id: number): string {
   const nodes = NODES.flatMap((n) => ['\tnode {', `\t\tring0_addr: ${address(n)}`, `\t\tnodeid: ${n}`, `\t\tname: demo${n}`, '\t}']);
   return [
@@ -150,6 +175,7 @@ function configText(dir: string, port: number, id: number): string {
     `\tstate_dir: ${path.join(dir, `n${id}`)}`,
     `\tipc_socket: ${path.join(dir, `n${id}`, 'carillon.sock')}`,
     '\thttp_listen: off',
+    `\tres_corosync_conf: ${path.join(dir, `n${id}`, 'res_corosync.conf')}`,
     '}',
     '',
   ].join('\n');
@@ -312,8 +338,29 @@ function regularTo(events: ReadonlyArray<{ atMs: number; event: TotemEventJson }
 // ---------------------------------------------------------------------------------
 // The demo.
 
+/** The fake Asterisks beside the daemons (index = node id − 1). */
+const pbxs: FakeAsterisk[] = [];
+
+function pbx(id: number): FakeAsterisk {
+  const f = pbxs[id - 1];
+  if (f === undefined) throw new DemoError(`no fake Asterisk for node ${id}`);
+  return f;
+}
+
+async function stopPbxs(): Promise<void> {
+  await Promise.all(pbxs.splice(0).map((f) => f.stop().catch(() => undefined)));
+}
+
+/** Waits until PBX `id` reads `device` as `state`; returns the ms it took from `t0`. */
+async function deviceBecomes(id: number, device: string, state: string, t0: number, timeoutMs = 10_000): Promise<number> {
+  await waitFor(async () => (pbx(id).deviceState(device) === state ? true : null), timeoutMs, `PBX ${id} to read ${device} as ${state}`);
+  return nowMs() - t0;
+}
+
 async function demo(cluster: DemoCluster): Promise<void> {
   const { dir } = cluster;
+
+  for (const id of NODES) pbxs.push(await FakeAsterisk.start({ eid: `02:ca:11:00:00:0${id}`, host: address(id), failedLoginDelayMs: 20 }));
 
   const keygen = execFileSync(process.execPath, [ctlJs, 'keygen', '-k', path.join(dir, 'authkey')], { encoding: 'utf8' }).trim();
   step('key', `${dim('carillon keygen -k')} ${path.join(dir, 'authkey')}`);
@@ -321,6 +368,7 @@ async function demo(cluster: DemoCluster): Promise<void> {
   for (const id of NODES) {
     fs.mkdirSync(path.join(dir, `n${id}`), { recursive: true });
     fs.writeFileSync(cluster.conf(id), configText(dir, cluster.port, id));
+    fs.writeFileSync(path.join(dir, `n${id}`, 'res_corosync.conf'), resCorosyncText(address(id), pbx(id).amiPort));
   }
 
   let t0 = nowMs();
@@ -349,6 +397,27 @@ async function demo(cluster: DemoCluster): Promise<void> {
   step('messages', `nodes 1 and 2 each sent 3 messages at once ${dim('(carillon totem send ...)')}; node 3 delivered, in the agreed order:`);
   detail(deliveries.map((d) => `ring ${ringText(d.ringId)} seq ${String(d.seq).padStart(2)}  from node ${d.sender}  "${Buffer.from(d.payloadHex, 'hex').toString('utf8')}"`));
 
+  await waitFor(async () => {
+    const states = await Promise.all(NODES.map(async (id) => (await cluster.client(id)).call('bridge.status')));
+    return states.every((b) => b.joined && b.ami?.connected === true && b.nodes.length >= 2) ? true : null;
+  }, 15_000, 'every bridge to log in to its PBX and see the other two');
+  t0 = nowMs();
+  pbx(1).setDeviceState('PJSIP/alice', 'INUSE');
+  pbx(3).setDeviceState('PJSIP/carol', 'RINGING');
+  pbx(1).setMailbox('1000@default', 2, 5);
+  const lit = await Promise.all([
+    deviceBecomes(2, 'Custom:remote:PJSIP/alice', 'INUSE', t0), deviceBecomes(3, 'Custom:remote:PJSIP/alice', 'INUSE', t0),
+    deviceBecomes(1, 'Custom:remote:PJSIP/carol', 'RINGING', t0), deviceBecomes(2, 'Custom:remote:PJSIP/carol', 'RINGING', t0),
+  ]);
+  await waitFor(async () => ([2, 3].every((id) => pbx(id).mailboxes().get('1000@default')?.new === 2) ? true : null), 10_000, 'PBXs 2 and 3 to show 2 new messages for 1000@default');
+  step('bridge', `each daemon bridges a (fake) Asterisk over AMI, as res_corosync does, in CPG group asterisk:`);
+  detail([
+    `PBX 1: PJSIP/alice INUSE   → PBX 2, 3 read Custom:remote:PJSIP/alice INUSE   (${Math.round(Math.max(lit[0] ?? 0, lit[1] ?? 0))} ms)`,
+    `PBX 3: PJSIP/carol RINGING → PBX 1, 2 read Custom:remote:PJSIP/carol RINGING (${Math.round(Math.max(lit[2] ?? 0, lit[3] ?? 0))} ms)`,
+    'PBX 1: mailbox 1000@default 2 new, 5 old → PBX 2, 3 light the same MWI',
+    dim(`(hints such as exten => 1001,hint,Custom:remote:PJSIP/alice give BLF on the other PBXs; ${'`carillon show states`'} lists them)`),
+  ]);
+
   const survivors = await Promise.all([1, 2].map((id) => listen(cluster, id)));
   t0 = nowMs();
   await cluster.stop(3, 'SIGKILL');
@@ -358,6 +427,8 @@ async function demo(cluster: DemoCluster): Promise<void> {
   ring = await cluster.waitForRing([1, 2], 5000);
   step('kill -9', `node 3 killed: nodes 1,2 formed ring ${ringText(ring.ringId)} as [${members(ring)}] after ${Math.round(failoverMs)} ms`);
   detail(dim(`(the token is declared lost after token = ${TOKEN_MS} ms, then consensus = ${CONSENSUS_MS} ms of waiting for node 3's join)`));
+  const unavailableMs = await Promise.all([1, 2].map((id) => deviceBecomes(id, 'Custom:remote:PJSIP/carol', 'UNAVAILABLE', t0)));
+  detail(`PBX 3's phones went dark with it: PBX 1, 2 read Custom:remote:PJSIP/carol UNAVAILABLE ${Math.round(Math.max(...unavailableMs))} ms after the kill`);
 
   const stored = fs.readFileSync(path.join(dir, 'n3', 'ringid_3')).readBigUInt64LE(0);
   t0 = nowMs();
@@ -390,10 +461,13 @@ async function demo(cluster: DemoCluster): Promise<void> {
       'stop and clean up:',
       `  kill -TERM $(cat ${pidFiles}); sleep 1; rm -rf ${dir}`,
     ]);
+    await stopPbxs();
+    detail(dim('(the fake Asterisks end with the demo: the bridges keep retrying AMI, as with a PBX that is down)'));
     cluster.detach();
     return;
   }
   await cluster.shutdown();
+  await stopPbxs();
   fs.rmSync(dir, { recursive: true, force: true });
   step('stop', `all daemons stopped; ${dir} removed ${dim('(run with --keep to leave the cluster running)')}`);
 }
@@ -413,7 +487,7 @@ async function main(): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     console.error(`\ncarillon demo: ${signal}: stopping the daemons`);
-    void cluster.shutdown().finally(() => {
+    void cluster.shutdown().then(stopPbxs).finally(() => {
       if (!keep) fs.rmSync(dir, { recursive: true, force: true });
       process.exit(130);
     });
@@ -428,6 +502,7 @@ async function main(): Promise<number> {
     if (!(e instanceof DemoError) && e instanceof Error && e.stack !== undefined) console.error(dim(e.stack));
     console.error(cluster.logTails());
     await cluster.shutdown();
+    await stopPbxs();
     if (keep) console.error(`carillon demo: logs kept in ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });
     return 1;
