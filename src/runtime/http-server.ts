@@ -11,10 +11,11 @@
 //
 // HEAD works wherever GET does (same headers, no body). Another method on a known path is
 // 405 with Allow; an unknown path 404; a bad query value or a request with a body 400.
-// Bounded: bodies are never read (a request announcing one is answered 400 and the
-// connection closed), headers at most 8 KiB, a request must arrive within
-// requestTimeoutMs, at most connectionsMax connections, keep-alive idles out. A failing
-// handler is a 500 with a JSON error, never a crash. close() ends every connection.
+// Bounded: bodies are never used (one up to 64 KiB is discarded and answered 400 with
+// the connection closed; a larger one ends the connection), headers at most 8 KiB, a
+// request must arrive within requestTimeoutMs, at most connectionsMax connections,
+// keep-alive idles out. A failing handler is a 500 with a JSON error, never a crash.
+// close() ends every connection.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,8 @@ export const HttpServerDefaults = {
   headersBytesMax: 8192,
   connectionsMax: 32,
   requestsPerConnectionMax: 1000,
+  /** A request body is read and thrown away up to this size; beyond, the connection ends. */
+  bodyDiscardBytesMax: 65_536,
 } as const;
 
 export const HttpServerErrorCode = {
@@ -198,8 +201,7 @@ export class HealthHttpServer {
     }
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      // The body is left unread: the connection cannot be reused.
-      this.send(req, res, path, errorReply(400, 'request bodies are not accepted', { connection: 'close' }));
+      this.refuseBody(req, res, path);
       return;
     }
     this.answer(path, url.searchParams).then(
@@ -209,6 +211,24 @@ export class HealthHttpServer {
         this.send(req, res, path, errorReply(500, `${path} failed: ${e instanceof Error ? e.message : String(e)}`));
       },
     );
+  }
+
+  /**
+   * 400 for a request with a body, answered once the body is in (discarded, never
+   * buffered): closing a socket with unread bytes makes the kernel reset the connection,
+   * which can destroy the answer before the client reads it. A body over
+   * bodyDiscardBytesMax ends the connection without an answer.
+   */
+  private refuseBody(req: http.IncomingMessage, res: http.ServerResponse, path: KnownPath): void {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > HttpServerDefaults.bodyDiscardBytesMax) {
+        this.options.onRequest?.(path, 413);
+        req.socket.destroy();
+      }
+    });
+    req.on('end', () => this.send(req, res, path, errorReply(400, 'request bodies are not accepted', { connection: 'close' })));
   }
 
   private async answer(path: KnownPath, query: URLSearchParams): Promise<Reply> {
