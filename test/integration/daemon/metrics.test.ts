@@ -8,14 +8,22 @@
 // `carillon health` and `carillon wait-ready` (dist/bin/ctl.js) exit 0/1 accordingly and
 // wait-ready returns 0 once a starting node has joined; a stopped daemon's HTTP port is
 // closed; a busy http_listen address stops a daemon at start with HTTP_ADDRESS_IN_USE.
+// With the Asterisk bridge (two nodes, each with a fake Asterisk over AMI): AMI
+// connected 1, a device state published on one node is bridge event out there and in on
+// the other, written to its Asterisk (writes sent); AMI connected drops to 0 when that
+// Asterisk stops.
 // Method: cluster-kit.ts with `httpListen` (node N serves on 127.R.S.N:PORT) and a
-// votequorum section; plain fetch for HTTP; every wait bounded.
+// votequorum section; test/integration/asterisk/fake-asterisk.ts for the bridge; plain
+// fetch for HTTP; every wait bounded.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CpgClient } from '../../../src/client';
+import { FakeAsterisk } from '../asterisk/fake-asterisk';
 import { Cluster, ctlJs, ensureBuilt, waitFor, within, withLogs } from './cluster-kit';
 
 const FORM_TIMEOUT_MS = 15_000;
@@ -285,4 +293,89 @@ describe('health and metrics over HTTP on a 3-node cluster (tests run in order)'
       expect(m.v('carillon_quorum_quorate')).toBe(1);
       expect((await get(c().httpUrl(2, '/readyz?quorate=1'))).status).toBe(200);
     }), 40_000);
+});
+
+describe('bridge metrics with fake Asterisks on a 2-node cluster', () => {
+  let cluster: Cluster | null = null;
+  const fakes = new Map<number, FakeAsterisk>();
+  let confDir = '';
+
+  const c = (): Cluster => {
+    if (cluster === null) throw new Error('the cluster did not start (see beforeAll)');
+    return cluster;
+  };
+  const fake = (id: number): FakeAsterisk => {
+    const f = fakes.get(id);
+    if (f === undefined) throw new Error(`no fake Asterisk ${id}`);
+    return f;
+  };
+
+  beforeAll(() =>
+    withLogs(() => cluster, async () => {
+      confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carillon-metrics-bridge-'));
+      for (const id of [1, 2]) {
+        const f = await FakeAsterisk.start({ eid: `02:ca:11:00:00:0${id}`, failedLoginDelayMs: 20 });
+        fakes.set(id, f);
+        fs.writeFileSync(path.join(confDir, `res_corosync-${id}.conf`), [
+          '[general]',
+          'publish_event = device_state',
+          'subscribe_event = device_state',
+          '[ami]',
+          'host = 127.0.0.1',
+          `port = ${f.amiPort}`,
+          'username = admin',
+          'secret = amipass',
+          'reconnect_min_ms = 50',
+          'reconnect_max_ms = 300',
+          '',
+        ].join('\n'));
+      }
+      cluster = await Cluster.create({
+        listed: 2,
+        name: 'metrics-bridge',
+        httpListen: true,
+        carillonLines: (id) => [`res_corosync_conf: ${path.join(confDir, `res_corosync-${id}.conf`)}`],
+      });
+      await cluster.startNodes();
+      await cluster.waitForRing([1, 2], [1, 2], FORM_TIMEOUT_MS);
+    }), 60_000);
+
+  afterAll(async () => {
+    await cluster?.cleanup();
+    cluster = null;
+    for (const f of fakes.values()) await f.stop();
+    if (confDir !== '') fs.rmSync(confDir, { recursive: true, force: true });
+  });
+
+  it('AMI connected, events out on the publisher and in on the other node, writes sent; AMI 0 once Asterisk stops', () =>
+    withLogs(() => cluster, async () => {
+      let last = '';
+      const settled = async (id: number): Promise<Metrics> => {
+        const m = await metricsOf(c(), id);
+        last = `node ${id}: ${[...m.samples].filter(([k]) => k.startsWith('carillon_bridge') || k.startsWith('carillon_asterisk')).map(([k, v]) => `${k} ${v}`).join('; ')}`;
+        return m;
+      };
+      await waitFor(async () => {
+        const ms = await Promise.all([settled(1), settled(2)]);
+        return ms.every((m) => m.v('carillon_asterisk_ami_connected') === 1 && m.v('carillon_bridge_joined') === 1);
+      }, FORM_TIMEOUT_MS, 'both bridges joined with AMI up', () => last);
+
+      fake(1).setDeviceState('PJSIP/100', 'INUSE');
+      await fake(2).waitFor(() => fake(2).deviceState('Custom:remote:PJSIP/100') === 'INUSE', FORM_TIMEOUT_MS, 'the remote state on fake 2');
+      await waitFor(async () => {
+        const [one, two] = await Promise.all([settled(1), settled(2)]);
+        return one.v('carillon_bridge_events_total{type="device_state",direction="out"}') >= 1
+          && two.v('carillon_bridge_events_total{type="device_state",direction="in"}') >= 1
+          && two.v('carillon_asterisk_writes_total{result="sent"}') >= 1;
+      }, 5000, 'the device state counted out on node 1, in and written on node 2', () => last);
+      const one = await metricsOf(c(), 1);
+      expect(one.v('carillon_bridge_running')).toBe(1);
+      // Our own multicast comes back and is dropped as own_eid, as res_corosync does.
+      expect(one.v('carillon_bridge_events_total{type="any",direction="dropped",reason="own_eid"}')).toBeGreaterThanOrEqual(1);
+      expect(one.v('carillon_bridge_events_total{type="cluster_discovery",direction="in"}')).toBeGreaterThanOrEqual(1);
+
+      await fake(2).stop();
+      await waitFor(async () => (await settled(2)).v('carillon_asterisk_ami_connected') === 0, 5000, 'AMI down on node 2', () => last);
+      expect((await metricsOf(c(), 1)).v('carillon_asterisk_ami_connected')).toBe(1);
+    }), 60_000);
 });
