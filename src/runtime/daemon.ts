@@ -7,7 +7,9 @@
 // unlink does; then a LEAVE join, so the others reform without waiting for a token
 // timeout), SIGHUP reloads what can be reloaded. A cfg KILLNODE naming this node
 // (corosync-cfgtool -k) ends the daemon at once with status 255, as corosync's
-// exit(-1): no LEAVE, the others see a failed node.
+// exit(-1): no LEAVE, the others see a failed node. Health and metrics (§3.3): an HTTP
+// server on carillon { http_listen } (http-server.ts, metrics.ts) starts once the IPC
+// socket listens and closes first on stop.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,8 +29,11 @@ import { readAuthkey } from './authkey';
 import { BridgeRunner } from './bridge-runner';
 import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
+import { EventLoopMonitor } from './event-loop-monitor';
+import { HealthHttpServer, HttpServerError } from './http-server';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
+import { DaemonMetrics } from './metrics';
 import { FileRingIdStore } from './ring-id-store';
 import { totemTraceLogger } from './totem-log';
 import { CRYPTO_OVERHEAD_BYTES, CryptoTransport } from './transport/crypto-transport';
@@ -185,10 +190,15 @@ export class Daemon implements DaemonApi {
   readonly bridgeRunner: BridgeRunner | null;
   private readonly statsTimer: NodeJS.Timeout;
   private fatal = false;
+  /** Health and metrics (architecture.md §3.3): null with `http_listen: off`. */
+  private readonly http: HealthHttpServer | null;
+  private readonly eventLoop: EventLoopMonitor;
+  readonly metrics: DaemonMetrics;
 
   private constructor(parts: {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
     netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices; bridge: BridgeRunner | null;
+    http: HealthHttpServer | null; eventLoop: EventLoopMonitor; metrics: DaemonMetrics;
   }) {
     this.configFile = parts.configFile;
     this.config = parts.config;
@@ -201,6 +211,9 @@ export class Daemon implements DaemonApi {
     this.ipc = parts.ipc;
     this.services = parts.services;
     this.bridgeRunner = parts.bridge;
+    this.http = parts.http;
+    this.eventLoop = parts.eventLoop;
+    this.metrics = parts.metrics;
     this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
     this.statsTimer.unref();
   }
@@ -259,15 +272,49 @@ export class Daemon implements DaemonApi {
         logger,
       });
     }
-    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge });
+    const metrics = new DaemonMetrics({
+      sources: {
+        status: () => (daemon as Daemon).status(),
+        quorum: () => services.quorumStatus(),
+        cpg: () => ({ groups: services.cpg.groups().length, ...services.cpg.counters() }),
+        ipc: () => ipc.stats(),
+        bridge: () => bridge?.status() ?? null,
+      },
+    });
+    node.onTokenReceived(() => metrics.observeTokenReceived());
+    driver.onSchedMiss((lagMs) => metrics.observeSchedMiss(lagMs));
+    const eventLoop = new EventLoopMonitor();
+    const listen = config.carillon.httpListen;
+    const http = listen === null ? null : new HealthHttpServer({
+      host: listen.host,
+      port: listen.port,
+      handlers: {
+        eventLoopLagMs: () => eventLoop.lagMs(),
+        readiness: () => {
+          const s = (daemon as Daemon).status();
+          return { state: s.state, syncing: s.syncing, quorate: s.quorate, ipcListening: ipc.listening };
+        },
+        metrics: () => metrics.render(),
+      },
+      onRequest: (path, statusCode) => metrics.countHttpRequest(path, statusCode),
+      log: { warn: (message, meta) => logger.log('warning', 'MAIN', message, meta) },
+    });
+    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge, http, eventLoop, metrics });
     try {
       await transport.start();
       await ipc.listen();
+      await http?.listen();
     } catch (error) {
+      await ipc.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
+      if (error instanceof HttpServerError) {
+        throw new DaemonStartError(error.code, `${error.message}; choose another carillon { http_listen: HOST:PORT } or set http_listen: off`);
+      }
       throw error;
     }
+    eventLoop.start();
     logger.log('notice', 'MAIN', `carillond ${daemon.version} starting: nodeid ${nodeId}, ${config.totem.transport}${config.totem.crypto.enabled ? ' with AES-256-GCM' : ''}, ring seq ${restoredRingSeq} restored, IPC at ${config.carillon.ipcSocket}`);
+    if (listen !== null) logger.log('info', 'MAIN', `health and metrics on http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/ (/healthz, /readyz, /metrics)`);
     const names = services.host.status().services.map((s) => `${s.name} (${s.id})`).join(', ');
     logger.log('info', 'SERV', `Service engines loaded: ${names}; quorum provider: ${config.quorum === null ? 'none' : config.quorum.provider}`);
     driver.start();
@@ -340,6 +387,7 @@ export class Daemon implements DaemonApi {
     }
     if (before.totem.transport !== config.totem.transport || before.totem.crypto.enabled !== config.totem.crypto.enabled) needsRestart.push('transport');
     if (before.carillon.ipcSocket !== config.carillon.ipcSocket || before.carillon.stateDir !== config.carillon.stateDir) needsRestart.push('carillon');
+    if (JSON.stringify(before.carillon.httpListen) !== JSON.stringify(config.carillon.httpListen)) needsRestart.push('carillon.http_listen');
     const reloaded = ['configuration validated'];
     const votes = (c: CarillonConfig): string => JSON.stringify([c.quorum, c.nodelist.map((n) => [n.nodeid, n.quorumVotes, n.name])]);
     let quorum = before.quorum;
@@ -378,6 +426,9 @@ export class Daemon implements DaemonApi {
     this.stopping = (async () => {
       this.logger.log('notice', 'MAIN', `${reason}: leaving the ring`);
       clearInterval(this.statsTimer);
+      // Probes see the daemon go away at once, not a ring that is being left.
+      const httpClosed = this.http?.close() ?? Promise.resolve();
+      this.eventLoop.stop();
       // Ends every connection now; their CPG handles are finalized right after.
       const ipcClosed = this.ipc.close().catch(() => undefined);
       await Promise.resolve();
@@ -388,6 +439,7 @@ export class Daemon implements DaemonApi {
       this.driver.leave();
       await new Promise((resolve) => setTimeout(resolve, 20));
       await ipcClosed;
+      await httpClosed;
       await this.transport.close().catch(() => undefined);
       this.logger.log('notice', 'MAIN', 'carillond stopped');
       await this.logger.close();
@@ -419,6 +471,8 @@ export class Daemon implements DaemonApi {
     this.fatal = true;
     clearInterval(this.statsTimer);
     this.driver.stop();
+    void this.http?.close();
+    this.eventLoop.stop();
     this.logger.log('error', 'MAIN', `Killed by node ${fromNodeId}: ${reason === '' ? '(no reason given)' : reason}; carillond exiting with status ${DaemonExit.killed}`);
     setImmediate(() => {
       void Promise.race([this.logger.close(), new Promise((resolve) => setTimeout(resolve, 1000))]).finally(() => exit(DaemonExit.killed));

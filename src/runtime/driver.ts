@@ -74,6 +74,7 @@ export class Driver {
   private readonly clock: MonotonicClock;
   private readonly rateLimited: RateLimitedLog;
   private readonly listeners = new Set<EventListener>();
+  private readonly schedMissListeners = new Set<(lagMs: number) => void>();
   private timer: NodeJS.Timeout | null = null;
   private startedAtMs = 0;
   private ticksRun = 0;
@@ -107,6 +108,12 @@ export class Driver {
   onEvent(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with how late the tick loop ran (ms) whenever it missed a tick (the schedmiss metric). */
+  onSchedMiss(listener: (lagMs: number) => void): () => void {
+    this.schedMissListeners.add(listener);
+    return () => this.schedMissListeners.delete(listener);
   }
 
   submit(payload: Uint8Array): 'queued' | 'full' {
@@ -147,6 +154,7 @@ export class Driver {
       this.stats.schedMisses += 1;
       const lagMs = (due - 1) * this.options.tickMs;
       if (lagMs > this.stats.lagMsMax) this.stats.lagMsMax = lagMs;
+      for (const listener of this.schedMissListeners) listener(lagMs);
     }
     const max = this.options.ticksCatchUpMax ?? 50;
     const run = Math.min(due, max);

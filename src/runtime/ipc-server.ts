@@ -274,6 +274,11 @@ export class IpcServer {
     return this.closed;
   }
 
+  /** True from a successful listen() until close() (readiness). */
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
   stats(): IpcServerStats {
     const c = this.counters;
     return {

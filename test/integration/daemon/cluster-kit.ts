@@ -253,6 +253,8 @@ export interface ClusterOptions {
   readonly name?: string;
   /** Extra `key: value` lines for node `id`'s carillon { } section (e.g. res_corosync_conf). */
   readonly carillonLines?: (id: number) => readonly string[];
+  /** Health and metrics HTTP on for every node: http_listen 127.R.S.N:PORT (TCP, the cluster's port number). */
+  readonly httpListen?: boolean;
 }
 
 export interface ExitInfo {
@@ -291,6 +293,7 @@ export class Cluster {
   private readonly clients = new Map<number, IpcClient>();
   private readonly recorders = new Set<TotemRecorder>();
   private readonly carillonLines: (id: number) => readonly string[];
+  readonly httpListen: boolean;
   private cleaned = false;
 
   private constructor(dir: string, port: number, prefix: string, options: ClusterOptions) {
@@ -302,6 +305,7 @@ export class Cluster {
     this.consensus = Math.trunc(1.2 * this.token);
     this.crypto = options.crypto ?? false;
     this.carillonLines = options.carillonLines ?? (() => []);
+    this.httpListen = options.httpListen ?? false;
   }
 
   /** Creates the temp dir, picks addresses and a port, writes every node's config (and keys). */
@@ -333,6 +337,11 @@ export class Cluster {
 
   address(id: number): string {
     return `${this.prefix}.${id}`;
+  }
+
+  /** Node `id`'s health and metrics URL for `path` (with `httpListen`). */
+  httpUrl(id: number, path: string): string {
+    return `http://${this.address(id)}:${this.port}${path}`;
   }
 
   nodeDir(id: number): string {
@@ -394,7 +403,7 @@ export class Cluster {
       `\tlocal_nodeid: ${id}`,
       `\tstate_dir: ${this.nodeDir(id)}`,
       `\tipc_socket: ${this.socketPath(id)}`,
-      '\thttp_listen: off',
+      this.httpListen ? `\thttp_listen: ${this.address(id)}:${this.port}` : '\thttp_listen: off',
       '\ttick_ms: 10',
       ...this.carillonLines(id).map((line) => `\t${line}`),
       '}',
