@@ -11,6 +11,7 @@ import { runConfigCheck } from './commands/config-check';
 import { runKeygen } from './commands/keygen';
 import { registerCmapCommands } from './commands/cmap';
 import { registerCpgCommands } from './commands/cpg';
+import { registerDocCommands } from './commands/docs';
 import { registerQuorumCommands } from './commands/quorum';
 import { registerShowCommands } from './commands/show';
 import { registerStatusCommand } from './commands/status';
@@ -160,6 +161,7 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
   registerCpgCommands(program, io, setExitCode);
   registerCmapCommands(program, io, setExitCode);
   registerTotemCommands(program, io, setExitCode);
+  registerDocCommands(program, io, setExitCode);
   return program;
 }
 
