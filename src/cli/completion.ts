@@ -32,7 +32,7 @@ function flagsOf(option: OptionSpec): string[] {
   return [option.short, option.long].filter((f): f is string => f !== null);
 }
 
-/** One line of a description: the first sentence-ish line, without newlines. */
+/** A description on one line (shells show one line per candidate). */
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
@@ -224,8 +224,15 @@ function zshOptionSpecs(option: OptionSpec): string[] {
   const exclusive = flags.length > 1 ? `(${flags.join(' ')})` : '';
   const explanation = `[${zshExplanation(option.description)}]`;
   const value = takesValue ? `:${zshMessage(option.valueName ?? 'value')}:${zshAction(valueKind(option.valueName ?? '', option.choices))}` : '';
-  // -k+ : value attached or in the next word; --key-file= : after '=' or in the next word.
-  const spelled = flags.map((flag) => (takesValue && !option.valueOptional ? `${flag}${flag.startsWith('--') ? '=' : '+'}` : takesValue ? `${flag}${flag.startsWith('--') ? '=-' : '-'}` : flag));
+  // A required value: -k+ (attached or the next word), --key-file= (after '=' or the next
+  // word). An optional one only in the same word: -k- and --key-file=-.
+  const suffix = (flag: string): string => {
+    if (!takesValue) return '';
+    const long = flag.startsWith('--');
+    if (option.valueOptional) return long ? '=-' : '-';
+    return long ? '=' : '+';
+  };
+  const spelled = flags.map((flag) => `${flag}${suffix(flag)}`);
   return spelled.map((flag) => shQuote(`${exclusive}${flag}${explanation}${value}`));
 }
 
