@@ -7,20 +7,13 @@
 //   carillond -t -c FILE                            check the configuration and exit (78 on error)
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
+import { DAEMON_DEFAULT_CONFIG, type DaemonFlags, buildDaemonCommand } from '../cli/daemon-command';
+import { packageVersion } from '../cli/package-version';
 import { formatDiagnostic } from '../config/diagnostics';
 import { Daemon, DaemonExit, DaemonStartError, findLocalNodeId, loadDaemonConfig } from '../runtime/daemon';
 
-const DEFAULT_CONFIG = process.env['CARILLON_CONFIG'] ?? '/etc/carillon/corosync.conf';
-
-interface Flags {
-  config: string;
-  foreground?: boolean;
-  test?: boolean;
-  localNodeid?: string;
-}
+const DEFAULT_CONFIG = process.env['CARILLON_CONFIG'] ?? DAEMON_DEFAULT_CONFIG;
 
 function parseNodeId(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -42,7 +35,7 @@ function fail(error: unknown): never {
   process.exit(DaemonExit.failure);
 }
 
-function checkOnly(flags: Flags, localNodeId: number | undefined): never {
+function checkOnly(flags: DaemonFlags, localNodeId: number | undefined): never {
   try {
     const { config, warnings } = loadDaemonConfig(flags.config, localNodeId);
     for (const warning of warnings) process.stderr.write(`${formatDiagnostic(warning)}\n`);
@@ -63,7 +56,7 @@ function detach(): never {
   process.exit(DaemonExit.ok);
 }
 
-async function runForeground(flags: Flags, localNodeId: number | undefined): Promise<void> {
+async function runForeground(flags: DaemonFlags, localNodeId: number | undefined): Promise<void> {
   const daemon = await Daemon.start({ configFile: flags.config, ...(localNodeId === undefined ? {} : { localNodeId }) });
   const shutdown = (signal: string): void => {
     daemon.stop(`${signal} received`).then(() => process.exit(DaemonExit.ok), () => process.exit(DaemonExit.failure));
@@ -88,40 +81,7 @@ process.on('unhandledRejection', (reason) => {
   process.exit(DaemonExit.failure);
 });
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-const program = new Command('carillond')
-  .description('Carillon cluster daemon: Totem/CPG byte-compatible with corosync 3.1.7 (udpu/udp)')
-  .option('-c, --config <file>', 'configuration file (corosync.conf syntax)', DEFAULT_CONFIG)
-  .option('-f, --foreground', 'stay in the foreground (systemd Type=exec, Docker)')
-  .option('-t, --test', 'check the configuration and exit: 0 valid, 78 invalid')
-  .option('--local-nodeid <id>', 'which nodelist entry this daemon is (several daemons on one host)')
-  .version(`carillond ${packageVersion()}`, '-v, --version')
-  .addHelpText('after', `
-ENVIRONMENT
-  CARILLON_CONFIG   default for -c (otherwise /etc/carillon/corosync.conf)
-
-SIGNALS
-  SIGTERM, SIGINT   leave the ring in order (the others reform at once) and exit 0
-  SIGHUP            re-read the configuration; settings that need a restart are logged
-
-EXIT STATUS
-  0   clean shutdown, or -t with a valid configuration
-  1   runtime failure (socket in use, unreadable authkey, ...)
-  2   usage error
-  78  configuration error (EX_CONFIG): systemd does not restart on it
-
-EXAMPLES
-  carillond -t -c /etc/carillon/corosync.conf
-  carillond -f -c /etc/carillon/corosync.conf`)
-  .exitOverride();
+const program = buildDaemonCommand({ defaultConfig: DEFAULT_CONFIG, version: packageVersion() });
 
 try {
   program.parse(process.argv);
@@ -129,7 +89,7 @@ try {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : DaemonExit.usage);
   throw error;
 }
-const flags = program.opts<Flags>();
+const flags = program.opts<DaemonFlags>();
 const localNodeId = parseNodeId(flags.localNodeid);
 if (flags.test === true) checkOnly(flags, localNodeId);
 if (flags.foreground !== true) detach();

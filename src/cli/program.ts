@@ -12,6 +12,7 @@ import { runKeygen } from './commands/keygen';
 import { registerCmapCommands } from './commands/cmap';
 import { registerCpgCommands } from './commands/cpg';
 import { registerHealthCommands } from './commands/health';
+import { registerDocCommands } from './commands/docs';
 import { registerQuorumCommands } from './commands/quorum';
 import { registerShowCommands } from './commands/show';
 import { registerStatusCommand } from './commands/status';
@@ -162,6 +163,7 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
   registerCmapCommands(program, io, setExitCode);
   registerTotemCommands(program, io, setExitCode);
   registerHealthCommands(program, io, setExitCode);
+  registerDocCommands(program, io, setExitCode);
   return program;
 }
 
