@@ -125,7 +125,7 @@ describe('completion scripts', () => {
 
   it('zsh: one function per command, with each of its options', () => {
     for (const v of visibleCommands(program())) {
-      const fn = `_${v.path.join('__')}() {`;
+      const fn = `_${v.path.join('__').replace(/-/g, '_')}() {`;
       const start = scripts.zsh.indexOf(fn);
       expect(start).toBeGreaterThanOrEqual(0);
       const body = scripts.zsh.slice(start, scripts.zsh.indexOf('\n}\n', start));
