@@ -53,7 +53,7 @@ section), reports every problem at once as FILE:LINE:COL: error|warning: message
 valid, prints the effective configuration on stdout: cluster, transport, nodes,
 quorum and the totem timers derived for the nodelist, as
 \`corosync-cmapctl runtime.config.totem\` shows them. Keys that corosync 3 dropped
-(vsftype, threads, rrp_mode, ringnumber, aisexec { }, amf { } ...) and unknown
+(vsftype, threads, rrp_mode, ringnumber, aisexec { }, amf { mode } ...) and unknown
 keys are warnings, never errors. A file without nodelist { } loads but is
 reported as an error: carillond (like corosync 3) cannot start with it.
 
