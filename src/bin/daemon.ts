@@ -67,8 +67,9 @@ async function runForeground(flags: Flags, localNodeId: number | undefined): Pro
   const daemon = await Daemon.start({ configFile: flags.config, ...(localNodeId === undefined ? {} : { localNodeId }) });
   const shutdown = (signal: string): void => {
     daemon.stop(`${signal} received`).then(() => process.exit(DaemonExit.ok), () => process.exit(DaemonExit.failure));
-    // A stuck close must not keep the process alive past systemd's patience.
-    setTimeout(() => process.exit(DaemonExit.failure), 5000).unref();
+    // A stuck close must not keep the process alive past systemd's patience (supervised
+    // programs get their stop_timeout on top).
+    setTimeout(() => process.exit(DaemonExit.failure), 5000 + daemon.shutdownBudgetMs()).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -116,6 +117,8 @@ EXIT STATUS
   0   clean shutdown, or -t with a valid configuration
   1   runtime failure (socket in use, unreadable authkey, ...)
   2   usage error
+  3   a supervised program (amf { process { escalation: leave } }) failed too often:
+      carillond left the cluster; systemd should not restart it (RestartPreventExitStatus=78 3)
   78  configuration error (EX_CONFIG): systemd does not restart on it
 
 EXAMPLES

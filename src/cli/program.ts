@@ -12,6 +12,7 @@ import { runKeygen } from './commands/keygen';
 import { registerCmapCommands } from './commands/cmap';
 import { registerCpgCommands } from './commands/cpg';
 import { registerQuorumCommands } from './commands/quorum';
+import { registerSamCommands } from './commands/sam';
 import { registerShowCommands } from './commands/show';
 import { registerStatusCommand } from './commands/status';
 import { registerTotemCommands } from './commands/totem';
@@ -160,6 +161,7 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
   registerCpgCommands(program, io, setExitCode);
   registerCmapCommands(program, io, setExitCode);
   registerTotemCommands(program, io, setExitCode);
+  registerSamCommands(program, io, setExitCode);
   return program;
 }
 

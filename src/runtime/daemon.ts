@@ -7,7 +7,10 @@
 // unlink does; then a LEAVE join, so the others reform without waiting for a token
 // timeout), SIGHUP reloads what can be reloaded. A cfg KILLNODE naming this node
 // (corosync-cfgtool -k) ends the daemon at once with status 255, as corosync's
-// exit(-1): no LEAVE, the others see a failed node.
+// exit(-1): no LEAVE, the others see a failed node. The availability manager
+// (supervisor.ts) starts the programs of amf { } once the ring runs, hears every quorum
+// change, is stopped before the LEAVE, and a program escalating with `leave` makes the
+// daemon leave in order and exit with status 3.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,6 +32,7 @@ import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
+import { ProcessSupervisor } from './supervisor';
 import { FileRingIdStore } from './ring-id-store';
 import { totemTraceLogger } from './totem-log';
 import { CRYPTO_OVERHEAD_BYTES, CryptoTransport } from './transport/crypto-transport';
@@ -37,7 +41,8 @@ import type { Transport, TransportLogger } from './transport/transport';
 import { UdpTransport } from './transport/udp-transport';
 import { UdpuTransport } from './transport/udpu-transport';
 
-export const DaemonExit = { ok: 0, failure: 1, usage: 2, config: 78, killed: 255 } as const;
+/** escalated: an amf program escalated with `leave` (systemd: RestartPreventExitStatus=78 3). */
+export const DaemonExit = { ok: 0, failure: 1, usage: 2, escalated: 3, config: 78, killed: 255 } as const;
 
 /** How often stats.* in cmap are refreshed. */
 const STATS_INTERVAL_MS = 1000;
@@ -183,12 +188,16 @@ export class Daemon implements DaemonApi {
   readonly services: DaemonServices;
   /** The Asterisk bridge, when carillon { res_corosync_conf } is set. */
   readonly bridgeRunner: BridgeRunner | null;
+  /** Supervised programs (amf { }) and SAM registrations. */
+  readonly amf: ProcessSupervisor;
+  private amfQuorumUnsubscribe: (() => void) | null = null;
   private readonly statsTimer: NodeJS.Timeout;
   private fatal = false;
 
   private constructor(parts: {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
     netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices; bridge: BridgeRunner | null;
+    amf: ProcessSupervisor;
   }) {
     this.configFile = parts.configFile;
     this.config = parts.config;
@@ -201,6 +210,7 @@ export class Daemon implements DaemonApi {
     this.ipc = parts.ipc;
     this.services = parts.services;
     this.bridgeRunner = parts.bridge;
+    this.amf = parts.amf;
     this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
     this.statsTimer.unref();
   }
@@ -230,6 +240,20 @@ export class Daemon implements DaemonApi {
       onKill: (reason, from) => (daemon as Daemon).killed(reason, from, options.exit ?? ((code) => process.exit(code))),
     });
     driver = new Driver({ nodeId, node, transport, ringIdStore, logger, tickMs: config.carillon.tickMs, services: services.host });
+    const exit = options.exit ?? ((code: number) => process.exit(code));
+    const amf = new ProcessSupervisor({
+      processes: config.amf.processes,
+      logger,
+      cmap: {
+        set: (entries) => {
+          for (const p of services.cmap.setConfigKeys(entries)) logger.log('debug', 'AMF', `cannot set ${p.key}: ${p.error.message}`);
+        },
+        deletePrefix: (prefix) => {
+          for (const entry of services.cmap.store.iterate(prefix)) services.cmap.store.delete(entry.key);
+        },
+      },
+      onEscalateLeave: (name, reason) => (daemon as Daemon).escalateLeave(name, reason, exit),
+    });
     const ipc = new IpcServer({
       socketPath: config.carillon.ipcSocket,
       nodeId,
@@ -239,6 +263,7 @@ export class Daemon implements DaemonApi {
         subscribeTotem: (listener) => (daemon as Daemon).subscribeTotem(listener),
         reload: () => (daemon as Daemon).reload(),
         services,
+        amf,
         ...(bridgeConfig === null
           ? {}
           : { bridge: { status: () => (bridge as BridgeRunner).status(), ping: () => (bridge as BridgeRunner).ping() } }),
@@ -259,7 +284,7 @@ export class Daemon implements DaemonApi {
         logger,
       });
     }
-    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge });
+    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge, amf });
     try {
       await transport.start();
       await ipc.listen();
@@ -276,7 +301,34 @@ export class Daemon implements DaemonApi {
       logger.log('notice', 'BRIDGE', `Asterisk bridge starting with ${config.carillon.resCorosyncConf ?? ''}`);
       bridge.start();
     }
+    daemon.startAmf();
     return daemon;
+  }
+
+  /** Starts the supervised programs once the ring runs; quorum changes reach them from now on. */
+  private startAmf(): void {
+    if (this.amf.processCount === 0) return;
+    this.logger.log('notice', 'AMF', `supervising ${this.amf.processCount} program(s): ${this.config.amf.processes.map((p) => p.name).join(', ')}`);
+    this.amfQuorumUnsubscribe = this.services.subscribeQuorum((event) => this.amf.setQuorate(event.quorate));
+    this.amf.startAll();
+  }
+
+  /**
+   * How long stop() may take beyond the ring's own leave: the supervised programs get
+   * their stop_timeout (SIGTERM, then SIGKILL) and a moment to exit.
+   */
+  shutdownBudgetMs(): number {
+    return this.amf.processCount === 0 ? 0 : this.amf.stopTimeoutMaxMs() + 2000;
+  }
+
+  /**
+   * An amf program escalated with `leave`: leave the ring in order (programs stopped
+   * first, as on SIGTERM) and exit with status 3, which systemd is told not to restart.
+   */
+  escalateLeave(name: string, reason: string, exit: (code: number) => void): void {
+    if (this.stopping !== null || this.fatal) return;
+    this.logger.log('error', 'AMF', `${reason}: escalation leave: carillond leaves the cluster and exits with status ${DaemonExit.escalated}`);
+    void this.stop(`amf program ${name} escalated`).finally(() => exit(DaemonExit.escalated));
   }
 
   status(): DaemonStatus {
@@ -340,6 +392,8 @@ export class Daemon implements DaemonApi {
     }
     if (before.totem.transport !== config.totem.transport || before.totem.crypto.enabled !== config.totem.crypto.enabled) needsRestart.push('transport');
     if (before.carillon.ipcSocket !== config.carillon.ipcSocket || before.carillon.stateDir !== config.carillon.stateDir) needsRestart.push('carillon');
+    const programs = (c: CarillonConfig): string => JSON.stringify(c.amf.processes.map(({ position: _position, ...rest }) => rest));
+    if (programs(before) !== programs(config)) needsRestart.push('amf');
     const reloaded = ['configuration validated'];
     const votes = (c: CarillonConfig): string => JSON.stringify([c.quorum, c.nodelist.map((n) => [n.nodeid, n.quorumVotes, n.name])]);
     let quorum = before.quorum;
@@ -378,11 +432,16 @@ export class Daemon implements DaemonApi {
     this.stopping = (async () => {
       this.logger.log('notice', 'MAIN', `${reason}: leaving the ring`);
       clearInterval(this.statsTimer);
+      // SAM registrations must not fail because their connections close now.
+      this.amf.beginShutdown();
+      this.amfQuorumUnsubscribe?.();
       // Ends every connection now; their CPG handles are finalized right after.
       const ipcClosed = this.ipc.close().catch(() => undefined);
       await Promise.resolve();
       // The bridge first: it settles the remote states it wrote and leaves the group.
       await this.bridgeRunner?.stop().catch((e: unknown) => this.logger.log('warning', 'BRIDGE', `bridge stop: ${String(e)}`));
+      // The supervised programs stop while the node is still a member (bounded by stop_timeout).
+      await this.amf.shutdown().catch((e: unknown) => this.logger.log('warning', 'AMF', `stopping supervised programs: ${String(e)}`));
       this.services.shutdown();
       await this.waitForCpgLeaves();
       this.driver.leave();
@@ -419,6 +478,8 @@ export class Daemon implements DaemonApi {
     this.fatal = true;
     clearInterval(this.statsTimer);
     this.driver.stop();
+    // corosync's exit(-1) leaves nothing behind either: no orphaned supervised programs.
+    this.amf.killAllNow();
     this.logger.log('error', 'MAIN', `Killed by node ${fromNodeId}: ${reason === '' ? '(no reason given)' : reason}; carillond exiting with status ${DaemonExit.killed}`);
     setImmediate(() => {
       void Promise.race([this.logger.close(), new Promise((resolve) => setTimeout(resolve, 1000))]).finally(() => exit(DaemonExit.killed));
