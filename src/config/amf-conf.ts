@@ -216,12 +216,15 @@ function readText(ctx: Ctx, keys: Keys, name: string, path: string): { value: st
   return { value: key.value, key };
 }
 
+function commentHint(value: string): string | undefined {
+  return /[ \t]#/.test(value) ? "corosync.conf has no trailing comments: '#' starts a comment only at the beginning of a line" : undefined;
+}
+
 function readMs(ctx: Ctx, keys: Keys, name: string, path: string, min: number, max: number): number | undefined {
   const text = readText(ctx, keys, name, path);
   if (text === undefined) return undefined;
   if (!/^[0-9]+$/.test(text.value) || Number(text.value) < min || Number(text.value) > max) {
-    const hint = /[ \t]#/.test(text.value) ? "corosync.conf has no trailing comments: '#' starts a comment only at the beginning of a line" : undefined;
-    ctx.sink.error(DiagnosticCode.value, valueAt(text.key), `${keys.path}.${name} must be an integer in ${min}..${max}, not "${text.value}"`, hint);
+    ctx.sink.error(DiagnosticCode.value, valueAt(text.key), `${keys.path}.${name} must be an integer in ${min}..${max}, not "${text.value}"`, commentHint(text.value));
     return undefined;
   }
   return Number(text.value);
@@ -232,7 +235,7 @@ function readChoice<T extends string>(ctx: Ctx, keys: Keys, name: string, path: 
   if (text === undefined) return undefined;
   const value = choices.find((c) => c === text.value);
   if (value === undefined) {
-    ctx.sink.error(DiagnosticCode.value, valueAt(text.key), `${keys.path}.${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, not "${text.value}"`);
+    ctx.sink.error(DiagnosticCode.value, valueAt(text.key), `${keys.path}.${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, not "${text.value}"`, commentHint(text.value));
   }
   return value;
 }
@@ -282,7 +285,10 @@ interface HealthSettings {
 }
 
 function readHealth(ctx: Ctx, keys: Keys, base: string, at: SourcePosition): HealthSettings {
-  const kind = readChoice(ctx, keys, 'health_check', `${base}.health_check`, ['none', 'exec', 'tcp', 'ami'] as const) ?? AmfDefaults.healthCheck;
+  const chosen = readChoice(ctx, keys, 'health_check', `${base}.health_check`, ['none', 'exec', 'tcp', 'ami'] as const);
+  // An invalid health_check is reported once; the keys that go with it are not judged against a guess.
+  const judge = chosen !== undefined || !keys.has('health_check');
+  const kind = chosen ?? AmfDefaults.healthCheck;
   const commandKey = keys.has('health_command');
   const healthCommand = readCommand(ctx, keys, 'health_command', `${base}.health_command`) ?? null;
   const addressText = readText(ctx, keys, 'health_address', `${base}.health_address`);
@@ -297,8 +303,8 @@ function readHealth(ctx: Ctx, keys: Keys, base: string, at: SourcePosition): Hea
   if (kind === 'tcp' && addressText === undefined) {
     ctx.sink.error(DiagnosticCode.missing, ctx.sources[`${base}.health_check`] ?? at, 'health_check tcp needs health_address', 'e.g. health_address: 127.0.0.1:5060');
   }
-  if (kind !== 'exec' && commandKey) ctx.sink.warning(DiagnosticCode.relation, ctx.sources[`${base}.health_command`] ?? at, `health_command is ignored with health_check ${kind}`);
-  if ((kind === 'none' || kind === 'exec') && addressText !== undefined) {
+  if (judge && kind !== 'exec' && commandKey) ctx.sink.warning(DiagnosticCode.relation, ctx.sources[`${base}.health_command`] ?? at, `health_command is ignored with health_check ${kind}`);
+  if (judge && (kind === 'none' || kind === 'exec') && addressText !== undefined) {
     ctx.sink.warning(DiagnosticCode.relation, valueAt(addressText.key), `health_address is ignored with health_check ${kind}`);
   }
   return {

@@ -5,6 +5,8 @@
 // Method: small config texts; diagnostics compared by line:col, severity and code.
 
 import { describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { splitCommandLine, parseHostPort } from '../../../src/config/amf-conf';
 import type { Diagnostic } from '../../../src/config/diagnostics';
 import { loadCarillonConfig } from '../../../src/config/load';
@@ -166,6 +168,14 @@ describe('amf { process { } }', () => {
     const { config, diagnostics } = load('amf {\n\tmode: disabled\n}');
     expect(diagnostics.map(brief)).toEqual([`${L}:1 warning CONFIG_OBSOLETE_KEY`]);
     expect(config?.amf.processes).toEqual([]);
+  });
+
+  it('the commented amf { } of config/corosync.conf.example loads cleanly once uncommented', () => {
+    const example = fs.readFileSync(path.resolve(__dirname, '../../../config/corosync.conf.example'), 'utf8');
+    const block = example.slice(example.indexOf('# amf {')).split('\n').map((l) => l.replace(/^# ?/, '')).join('\n');
+    const { config, diagnostics } = load(block);
+    expect(diagnostics).toEqual([]);
+    expect(config?.amf.processes.map((p) => [p.name, p.healthCheck, p.quorumPolicy])).toEqual([['asterisk', 'ami', 'stop']]);
   });
 
   it('without amf { } there are no processes', () => {
