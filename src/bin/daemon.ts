@@ -60,8 +60,9 @@ async function runForeground(flags: DaemonFlags, localNodeId: number | undefined
   const daemon = await Daemon.start({ configFile: flags.config, ...(localNodeId === undefined ? {} : { localNodeId }) });
   const shutdown = (signal: string): void => {
     daemon.stop(`${signal} received`).then(() => process.exit(DaemonExit.ok), () => process.exit(DaemonExit.failure));
-    // A stuck close must not keep the process alive past systemd's patience.
-    setTimeout(() => process.exit(DaemonExit.failure), 5000).unref();
+    // A stuck close must not keep the process alive past systemd's patience (supervised
+    // programs get their stop_timeout on top).
+    setTimeout(() => process.exit(DaemonExit.failure), 5000 + daemon.shutdownBudgetMs()).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

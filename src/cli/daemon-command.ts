@@ -42,7 +42,10 @@ EXIT STATUS
   0   clean shutdown, or -t with a valid configuration
   1   runtime failure (socket in use, unreadable authkey, ...)
   2   usage error
+  3   a supervised program (amf { process { escalation: leave } }) failed too often:
+      carillond left the cluster; systemd should not restart it (RestartPreventExitStatus=78 3)
   78  configuration error (EX_CONFIG): systemd does not restart on it
+  255 killed by a cfg KILLNODE (corosync-cfgtool -k): no LEAVE, as corosync's exit(-1)
 
 EXAMPLES
   carillond -t -c /etc/carillon/corosync.conf

@@ -14,6 +14,7 @@ import { registerCpgCommands } from './commands/cpg';
 import { registerHealthCommands } from './commands/health';
 import { registerDocCommands } from './commands/docs';
 import { registerQuorumCommands } from './commands/quorum';
+import { registerSamCommands } from './commands/sam';
 import { registerShowCommands } from './commands/show';
 import { registerStatusCommand } from './commands/status';
 import { registerTotemCommands } from './commands/totem';
@@ -55,7 +56,7 @@ section), reports every problem at once as FILE:LINE:COL: error|warning: message
 valid, prints the effective configuration on stdout: cluster, transport, nodes,
 quorum and the totem timers derived for the nodelist, as
 \`corosync-cmapctl runtime.config.totem\` shows them. Keys that corosync 3 dropped
-(vsftype, threads, rrp_mode, ringnumber, aisexec { }, amf { } ...) and unknown
+(vsftype, threads, rrp_mode, ringnumber, aisexec { }, amf { mode } ...) and unknown
 keys are warnings, never errors. A file without nodelist { } loads but is
 reported as an error: carillond (like corosync 3) cannot start with it.
 
@@ -164,6 +165,7 @@ export function buildProgram(io: CommandIo, setExitCode: (code: number) => void)
   registerTotemCommands(program, io, setExitCode);
   registerHealthCommands(program, io, setExitCode);
   registerDocCommands(program, io, setExitCode);
+  registerSamCommands(program, io, setExitCode);
   return program;
 }
 

@@ -11,6 +11,9 @@
 //                 onChange(listener)
 //   CmapClient    get / set / delete / list(prefix) / track(key, flags, listener) with
 //                 typed values (bigint for 64-bit integers, Uint8Array for binary)
+//   SamClient     register({name, heartbeatIntervalMs, recovery}), heartbeat(name),
+//                 startHeartbeats(name), unregister(name), status() (supervised
+//                 programs and SAM registrations), start(name) / stop(name)
 //   IpcClient     the raw protocol (src/ipc/protocol.ts): call(method, params), subscribe(topic)
 //
 // Example:
@@ -64,4 +67,5 @@ export {
   type CmapClientTrackFlags,
   type CmapValue,
 } from './cmap-client';
+export { SamClient, type AmfProcess, type SamApp, type SamRegisterOptions, type SamStatus } from './sam-client';
 export type { CmapEntryJson, CmapValueJson, QuorumEventJson, QuorumStatusJson, RingIdJson } from '../ipc/daemon-api';

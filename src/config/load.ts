@@ -37,6 +37,7 @@
 
 import { type Result, err, ok } from '../base/result';
 import { type TotemConfigInput, type TotemConfigMs, TotemDefaults, deriveTotemConfigMs } from '../totem/config';
+import { type AmfSettings, readAmfSections } from './amf-conf';
 import { type ConfKey, type ConfNode, type ConfSection, parseCorosyncConf } from './corosync-conf';
 import { type Diagnostic, DiagnosticCode, DiagnosticSink, type SourcePosition, closestName, compareDiagnostics, hasErrors } from './diagnostics';
 
@@ -173,6 +174,8 @@ export interface CarillonConfig {
   readonly quorum: QuorumSettings | null;
   readonly logging: LoggingSettings;
   readonly carillon: CarillonSettings;
+  /** Programs carillond supervises (amf { process { } }, src/config/amf-conf.ts). */
+  readonly amf: AmfSettings;
   /**
    * Where each value came from, by corosync cmap path: `totem.token`,
    * `nodelist.node.1.ring0_addr` (0-based node index), `totem` (section) ... Values point
@@ -619,10 +622,9 @@ const DROPPED_RRP = 'the corosync 2.x redundant ring protocol was replaced by kn
 const KNET_ONLY = 'it only applies to transport knet';
 
 const TOP_NOTES: SectionNotes = {
-  known: ['totem', 'nodelist', 'quorum', 'logging', 'carillon', 'compatibility'],
+  known: ['totem', 'nodelist', 'quorum', 'logging', 'carillon', 'amf', 'compatibility'],
   obsolete: {
     aisexec: 'corosync 1.x section for the executive user/group (corosync 3 uses uidgid { })',
-    amf: 'the corosync 1.x AMF service no longer exists',
     service: 'corosync 1.x/2.x service plugins (e.g. pacemaker ver: 0) are no longer loaded',
     compatibility: 'corosync 1.x wire compatibility setting; corosync 3 ignores it',
   },
@@ -1602,6 +1604,7 @@ function buildConfig(ctx: Ctx, root: SectionView, file: string, options: LoadOpt
   const quorum = readQuorum(ctx, root, nodes);
   const logging = readLogging(ctx, root);
   const carillon = readCarillon(ctx, root);
+  const amf = readAmfSections(root.subsections('amf'), ctx.sink, ctx.sources);
   const localNodeId = resolveLocalNode(ctx, nodes, carillon.localNodeId, options);
   readTopLevel(ctx, root);
   return {
@@ -1627,6 +1630,7 @@ function buildConfig(ctx: Ctx, root: SectionView, file: string, options: LoadOpt
     quorum,
     logging,
     carillon,
+    amf,
     sources: ctx.sources,
   };
 }

@@ -59,6 +59,8 @@ export interface DaemonApi {
   readonly services?: DaemonServicesApi;
   /** The Asterisk bridge; absent: bridge.* answer IPC_UNAVAILABLE. */
   readonly bridge?: DaemonBridgeApi;
+  /** The availability manager (amf.*, sam.*); absent: they answer IPC_UNAVAILABLE. */
+  readonly amf?: DaemonAmfApi;
 }
 
 // -------------------------------------------------------------------------------------
@@ -270,4 +272,91 @@ export interface DaemonBridgeApi {
   status(): BridgeStatusJson;
   /** res_corosync's `corosync ping`; throws DaemonApiError BRIDGE_NOT_READY when it cannot send. */
   ping(): { eid: string };
+}
+
+// -------------------------------------------------------------------------------------
+// The availability manager (src/runtime/supervisor.ts): supervised programs from
+// amf { process { } } and SAM-registered applications (`carillon sam status`).
+
+/** AmfProcessState of src/services/amf/amf-policy.ts. */
+export type AmfProcessStateName = 'stopped' | 'waiting-quorum' | 'starting' | 'running' | 'stopping' | 'backoff' | 'escalated' | 'failed';
+
+export interface AmfProcessJson {
+  name: string;
+  state: AmfProcessStateName;
+  pid: number | null;
+  /** argv as configured. */
+  command: string[];
+  /** Restarts after failures since carillond started. */
+  restarts: number;
+  /** Restarts still inside restart_window. */
+  restartsInWindow: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+  /** In backoff: ms until the restart. */
+  restartInMs: number | null;
+  /** While running: ms since the spawn. */
+  uptimeMs: number | null;
+  healthCheck: 'none' | 'exec' | 'tcp' | 'ami';
+  /** Consecutive failed health checks. */
+  healthFailures: number;
+  /** How the last incarnation ended: "code 1", "signal SIGKILL". */
+  lastExit: string | null;
+  lastFailure: string | null;
+  escalated: boolean;
+  escalation: 'stop' | 'leave';
+  quorumPolicy: 'none' | 'stop' | 'restart';
+}
+
+export interface SamAppJson {
+  name: string;
+  state: 'registered' | 'failed';
+  pid: number;
+  recovery: 'quit' | 'restart';
+  heartbeatIntervalMs: number;
+  /** ms since the last heartbeat; null once failed. */
+  lastHeartbeatAgeMs: number | null;
+  failures: number;
+  lastFailure: string | null;
+  /** The name is also a supervised program. */
+  supervised: boolean;
+}
+
+/** `sam.status`: what `carillon sam status` prints. */
+export interface SamStatusJson {
+  processes: AmfProcessJson[];
+  apps: SamAppJson[];
+  /** The quorum the supervisor last heard of (null before the first news). */
+  quorate: boolean | null;
+}
+
+export interface SamRegisterJson {
+  name: string;
+  pid: number;
+  heartbeatIntervalMs: number;
+  recovery: 'quit' | 'restart';
+}
+
+/** One live SAM registration, owned by the IPC connection that made it. */
+export interface DaemonSamRegistration {
+  readonly name: string;
+  /** Registered and not failed, unregistered or superseded. */
+  isActive(): boolean;
+  /** Throws DaemonApiError SAM_ERR_NOT_REGISTERED once it failed or was unregistered. */
+  heartbeat(): void;
+  unregister(): void;
+  /** The owning connection closed: a live registration fails (its recovery runs). */
+  connectionLost(): void;
+  status(): SamAppJson;
+}
+
+/**
+ * The availability manager as the IPC server uses it. Methods throw DaemonApiError with
+ * SAM_ERR_* / AMF_ERR_* codes for refused requests.
+ */
+export interface DaemonAmfApi {
+  status(): SamStatusJson;
+  start(name: string): AmfProcessJson;
+  stop(name: string): AmfProcessJson;
+  register(request: SamRegisterJson): DaemonSamRegistration;
 }

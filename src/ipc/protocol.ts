@@ -33,6 +33,11 @@
 //   cmap.untrack {trackId}               → {trackId, tracked: false}
 //   bridge.status                        → BridgeStatusJson           the Asterisk bridge
 //   bridge.ping                          → {eid}                      res_corosync's ping
+//   sam.register {name, pid, heartbeatIntervalMs, recovery} → SamAppJson   a SAM application
+//   sam.heartbeat {name}                 → {name, heartbeat: true}    only on the registering connection
+//   sam.unregister {name}                → {name, registered: false}
+//   sam.status                           → SamStatusJson              supervised programs + SAM apps
+//   amf.start / amf.stop {name}          → AmfProcessJson             operator start / stop
 // cpg.mcast pipelining: a client may send mcasts without waiting for each answer if it
 // numbers them with `seq` (u32, +1 per message, any start). Once one is refused
 // ('full' or 'try-again'), every later one of that handle is refused too ('try-again',
@@ -41,7 +46,8 @@
 // Pushes of a topic reach a connection only after `<topic>.subscribe` (totem, quorum, cpg,
 // cmap): cpg pushes carry the connection's own handles' events, cmap pushes its own
 // tracks' events, quorum pushes start with the current state. A connection that closes
-// finalizes its CPG handles (PROCLEAVE, reason procdown) and stops its tracks.
+// finalizes its CPG handles (PROCLEAVE, reason procdown) and stops its tracks; its live
+// SAM registrations fail (their recovery runs: the registered pid is killed).
 //
 // Validation is written by hand (the project has no schema dependency) and is strict:
 // unknown envelope members and unknown params are rejected, so a client written for a
@@ -51,6 +57,7 @@
 import { type Result, err, ok } from '../base/result';
 import { isCmapValueTypeName } from './cmap-json';
 import type {
+  AmfProcessJson,
   BridgeStatusJson,
   CmapEntryJson,
   CmapTrackEventJson,
@@ -64,6 +71,8 @@ import type {
   DaemonStatus,
   QuorumEventJson,
   QuorumStatusJson,
+  SamAppJson,
+  SamStatusJson,
   TotemEventJson,
 } from './daemon-api';
 
@@ -102,6 +111,12 @@ export const IpcMethods = {
   cmapUntrack: 'cmap.untrack',
   bridgeStatus: 'bridge.status',
   bridgePing: 'bridge.ping',
+  samRegister: 'sam.register',
+  samHeartbeat: 'sam.heartbeat',
+  samUnregister: 'sam.unregister',
+  samStatus: 'sam.status',
+  amfStart: 'amf.start',
+  amfStop: 'amf.stop',
 } as const;
 export type IpcMethod = (typeof IpcMethods)[keyof typeof IpcMethods];
 
@@ -162,6 +177,18 @@ export const IpcErrorCode = {
   cmapTooManyTracks: 'CMAP_ERR_TOO_MANY_TRACKS',
   /** bridge.ping: not in group `asterisk` yet, or the local Asterisk's EID is not known yet. */
   bridgeNotReady: 'BRIDGE_NOT_READY',
+  /** sam.register: the name is registered by a live registration. */
+  samExists: 'SAM_ERR_EXISTS',
+  /** sam.heartbeat / sam.unregister: this connection has no live registration of that name. */
+  samNotRegistered: 'SAM_ERR_NOT_REGISTERED',
+  /** sam.register: the daemon (or the connection) holds as many registrations as it may. */
+  samTooMany: 'SAM_ERR_TOO_MANY',
+  /** sam.register: recovery restart for a name that is not a supervised program. */
+  samNotSupervised: 'SAM_ERR_NOT_SUPERVISED',
+  /** sam.register: the pid is carillond's own. */
+  samBadPid: 'SAM_ERR_BAD_PID',
+  /** amf.start / amf.stop: no supervised program of that name. */
+  amfNoSuchProcess: 'AMF_ERR_NO_SUCH_PROCESS',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -206,6 +233,23 @@ export interface CmapTrackParams {
   delete?: boolean;
 }
 
+/** Bounds of sam.register (the interval in ms; a pid is a Linux pid_t above init). */
+export const SamLimits = {
+  nameLengthMax: 64,
+  heartbeatIntervalMsMin: 100,
+  heartbeatIntervalMsMax: 3_600_000,
+  pidMin: 2,
+  pidMax: 0x7fffffff,
+} as const;
+
+export interface SamRegisterParams {
+  /** [A-Za-z0-9_-]{1,64}; a supervised program's name for recovery restart. */
+  name: string;
+  pid: number;
+  heartbeatIntervalMs: number;
+  recovery: 'quit' | 'restart';
+}
+
 export interface IpcParamsMap {
   hello: HelloParams;
   status: EmptyParams;
@@ -238,6 +282,12 @@ export interface IpcParamsMap {
   'cmap.untrack': { trackId: number };
   'bridge.status': EmptyParams;
   'bridge.ping': EmptyParams;
+  'sam.register': SamRegisterParams;
+  'sam.heartbeat': { name: string };
+  'sam.unregister': { name: string };
+  'sam.status': EmptyParams;
+  'amf.start': { name: string };
+  'amf.stop': { name: string };
 }
 
 export interface IpcResultMap {
@@ -272,6 +322,12 @@ export interface IpcResultMap {
   'cmap.untrack': { trackId: number; tracked: false };
   'bridge.status': BridgeStatusJson;
   'bridge.ping': { eid: string };
+  'sam.register': SamAppJson;
+  'sam.heartbeat': { name: string; heartbeat: true };
+  'sam.unregister': { name: string; registered: false };
+  'sam.status': SamStatusJson;
+  'amf.start': AmfProcessJson;
+  'amf.stop': AmfProcessJson;
 }
 
 export interface IpcTopicEventMap {
@@ -384,6 +440,17 @@ function stringOf(max: number, min = 0): Field {
 }
 
 const isGroup = stringOf(CPG_GROUP_LENGTH_MAX, 1);
+
+const SAM_NAME = /^[A-Za-z0-9_-]+$/;
+
+const isSamName: Field = (value, name) =>
+  typeof value === 'string' && value.length <= SamLimits.nameLengthMax && SAM_NAME.test(value)
+    ? null
+    : `params.${name} must be 1..${SamLimits.nameLengthMax} characters of [A-Za-z0-9_-], got ${quote(value)}`;
+
+function integerIn(min: number, max: number): Field {
+  return (value, name) => (Number.isInteger(value) && (value as number) >= min && (value as number) <= max ? null : `params.${name} must be an integer in ${min}..${max}, got ${quote(value)}`);
+}
 const isKey = stringOf(CMAP_KEY_LENGTH_MAX, 1);
 
 /** Checks members by name: required ones must be present, optional ones may be absent; nothing else allowed. */
@@ -464,6 +531,17 @@ const paramsChecks: Record<IpcMethod, ParamsCheck> = {
   'cmap.list': fields({}, { prefix: stringOf(CMAP_KEY_LENGTH_MAX) }),
   'cmap.track': fields({ key: stringOf(CMAP_KEY_LENGTH_MAX) }, { prefix: isBool, add: isBool, modify: isBool, delete: isBool }),
   'cmap.untrack': fields({ trackId: isHandle }),
+  'sam.register': fields({
+    name: isSamName,
+    pid: integerIn(SamLimits.pidMin, SamLimits.pidMax),
+    heartbeatIntervalMs: integerIn(SamLimits.heartbeatIntervalMsMin, SamLimits.heartbeatIntervalMsMax),
+    recovery: (value, name) => (value === 'quit' || value === 'restart' ? null : `params.${name} must be 'quit' or 'restart', got ${quote(value)}`),
+  }),
+  'sam.heartbeat': fields({ name: isSamName }),
+  'sam.unregister': fields({ name: isSamName }),
+  'sam.status': onlyMembers(),
+  'amf.start': fields({ name: isSamName }),
+  'amf.stop': fields({ name: isSamName }),
 };
 
 /**

@@ -9,7 +9,10 @@
 // (corosync-cfgtool -k) ends the daemon at once with status 255, as corosync's
 // exit(-1): no LEAVE, the others see a failed node. Health and metrics (§3.3): an HTTP
 // server on carillon { http_listen } (http-server.ts, metrics.ts) starts once the IPC
-// socket listens and closes first on stop.
+// socket listens and closes first on stop. The availability manager (supervisor.ts)
+// starts the programs of amf { } once the ring runs, hears every quorum change, is
+// stopped before the LEAVE, and a program escalating with `leave` makes the daemon leave
+// in order and exit with status 3.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -34,6 +37,7 @@ import { HealthHttpServer, HttpServerError } from './http-server';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
 import { DaemonMetrics } from './metrics';
+import { ProcessSupervisor } from './supervisor';
 import { FileRingIdStore } from './ring-id-store';
 import { totemTraceLogger } from './totem-log';
 import { CRYPTO_OVERHEAD_BYTES, CryptoTransport } from './transport/crypto-transport';
@@ -42,7 +46,8 @@ import type { Transport, TransportLogger } from './transport/transport';
 import { UdpTransport } from './transport/udp-transport';
 import { UdpuTransport } from './transport/udpu-transport';
 
-export const DaemonExit = { ok: 0, failure: 1, usage: 2, config: 78, killed: 255 } as const;
+/** escalated: an amf program escalated with `leave` (systemd: RestartPreventExitStatus=78 3). */
+export const DaemonExit = { ok: 0, failure: 1, usage: 2, escalated: 3, config: 78, killed: 255 } as const;
 
 /** How often stats.* in cmap are refreshed. */
 const STATS_INTERVAL_MS = 1000;
@@ -188,6 +193,9 @@ export class Daemon implements DaemonApi {
   readonly services: DaemonServices;
   /** The Asterisk bridge, when carillon { res_corosync_conf } is set. */
   readonly bridgeRunner: BridgeRunner | null;
+  /** Supervised programs (amf { }) and SAM registrations. */
+  readonly amf: ProcessSupervisor;
+  private amfQuorumUnsubscribe: (() => void) | null = null;
   private readonly statsTimer: NodeJS.Timeout;
   private fatal = false;
   /** Health and metrics (architecture.md §3.3): null with `http_listen: off`. */
@@ -199,6 +207,7 @@ export class Daemon implements DaemonApi {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
     netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices; bridge: BridgeRunner | null;
     http: HealthHttpServer | null; eventLoop: EventLoopMonitor; metrics: DaemonMetrics;
+    amf: ProcessSupervisor;
   }) {
     this.configFile = parts.configFile;
     this.config = parts.config;
@@ -214,6 +223,7 @@ export class Daemon implements DaemonApi {
     this.http = parts.http;
     this.eventLoop = parts.eventLoop;
     this.metrics = parts.metrics;
+    this.amf = parts.amf;
     this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
     this.statsTimer.unref();
   }
@@ -243,6 +253,20 @@ export class Daemon implements DaemonApi {
       onKill: (reason, from) => (daemon as Daemon).killed(reason, from, options.exit ?? ((code) => process.exit(code))),
     });
     driver = new Driver({ nodeId, node, transport, ringIdStore, logger, tickMs: config.carillon.tickMs, services: services.host });
+    const exit = options.exit ?? ((code: number) => process.exit(code));
+    const amf = new ProcessSupervisor({
+      processes: config.amf.processes,
+      logger,
+      cmap: {
+        set: (entries) => {
+          for (const p of services.cmap.setConfigKeys(entries)) logger.log('debug', 'AMF', `cannot set ${p.key}: ${p.error.message}`);
+        },
+        deletePrefix: (prefix) => {
+          for (const entry of services.cmap.store.iterate(prefix)) services.cmap.store.delete(entry.key);
+        },
+      },
+      onEscalateLeave: (name, reason) => (daemon as Daemon).escalateLeave(name, reason, exit),
+    });
     const ipc = new IpcServer({
       socketPath: config.carillon.ipcSocket,
       nodeId,
@@ -252,6 +276,7 @@ export class Daemon implements DaemonApi {
         subscribeTotem: (listener) => (daemon as Daemon).subscribeTotem(listener),
         reload: () => (daemon as Daemon).reload(),
         services,
+        amf,
         ...(bridgeConfig === null
           ? {}
           : { bridge: { status: () => (bridge as BridgeRunner).status(), ping: () => (bridge as BridgeRunner).ping() } }),
@@ -299,7 +324,7 @@ export class Daemon implements DaemonApi {
       onRequest: (path, statusCode) => metrics.countHttpRequest(path, statusCode),
       log: { warn: (message, meta) => logger.log('warning', 'MAIN', message, meta) },
     });
-    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge, http, eventLoop, metrics });
+    daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge, http, eventLoop, metrics, amf });
     try {
       await transport.start();
       await ipc.listen();
@@ -323,7 +348,34 @@ export class Daemon implements DaemonApi {
       logger.log('notice', 'BRIDGE', `Asterisk bridge starting with ${config.carillon.resCorosyncConf ?? ''}`);
       bridge.start();
     }
+    daemon.startAmf();
     return daemon;
+  }
+
+  /** Starts the supervised programs once the ring runs; quorum changes reach them from now on. */
+  private startAmf(): void {
+    if (this.amf.processCount === 0) return;
+    this.logger.log('notice', 'AMF', `supervising ${this.amf.processCount} program(s): ${this.config.amf.processes.map((p) => p.name).join(', ')}`);
+    this.amfQuorumUnsubscribe = this.services.subscribeQuorum((event) => this.amf.setQuorate(event.quorate));
+    this.amf.startAll();
+  }
+
+  /**
+   * How long stop() may take beyond the ring's own leave: the supervised programs get
+   * their stop_timeout (SIGTERM, then SIGKILL) and a moment to exit.
+   */
+  shutdownBudgetMs(): number {
+    return this.amf.processCount === 0 ? 0 : this.amf.stopTimeoutMaxMs() + 2000;
+  }
+
+  /**
+   * An amf program escalated with `leave`: leave the ring in order (programs stopped
+   * first, as on SIGTERM) and exit with status 3, which systemd is told not to restart.
+   */
+  escalateLeave(name: string, reason: string, exit: (code: number) => void): void {
+    if (this.stopping !== null || this.fatal) return;
+    this.logger.log('error', 'AMF', `${reason}: escalation leave: carillond leaves the cluster and exits with status ${DaemonExit.escalated}`);
+    void this.stop(`amf program ${name} escalated`).finally(() => exit(DaemonExit.escalated));
   }
 
   status(): DaemonStatus {
@@ -388,6 +440,8 @@ export class Daemon implements DaemonApi {
     if (before.totem.transport !== config.totem.transport || before.totem.crypto.enabled !== config.totem.crypto.enabled) needsRestart.push('transport');
     if (before.carillon.ipcSocket !== config.carillon.ipcSocket || before.carillon.stateDir !== config.carillon.stateDir) needsRestart.push('carillon');
     if (JSON.stringify(before.carillon.httpListen) !== JSON.stringify(config.carillon.httpListen)) needsRestart.push('carillon.http_listen');
+    const programs = (c: CarillonConfig): string => JSON.stringify(c.amf.processes.map(({ position: _position, ...rest }) => rest));
+    if (programs(before) !== programs(config)) needsRestart.push('amf');
     const reloaded = ['configuration validated'];
     const votes = (c: CarillonConfig): string => JSON.stringify([c.quorum, c.nodelist.map((n) => [n.nodeid, n.quorumVotes, n.name])]);
     let quorum = before.quorum;
@@ -429,11 +483,16 @@ export class Daemon implements DaemonApi {
       // Probes see the daemon go away at once, not a ring that is being left.
       const httpClosed = this.http?.close() ?? Promise.resolve();
       this.eventLoop.stop();
+      // SAM registrations must not fail because their connections close now.
+      this.amf.beginShutdown();
+      this.amfQuorumUnsubscribe?.();
       // Ends every connection now; their CPG handles are finalized right after.
       const ipcClosed = this.ipc.close().catch(() => undefined);
       await Promise.resolve();
       // The bridge first: it settles the remote states it wrote and leaves the group.
       await this.bridgeRunner?.stop().catch((e: unknown) => this.logger.log('warning', 'BRIDGE', `bridge stop: ${String(e)}`));
+      // The supervised programs stop while the node is still a member (bounded by stop_timeout).
+      await this.amf.shutdown().catch((e: unknown) => this.logger.log('warning', 'AMF', `stopping supervised programs: ${String(e)}`));
       this.services.shutdown();
       await this.waitForCpgLeaves();
       this.driver.leave();
@@ -473,6 +532,8 @@ export class Daemon implements DaemonApi {
     this.driver.stop();
     void this.http?.close();
     this.eventLoop.stop();
+    // corosync's exit(-1) leaves nothing behind either: no orphaned supervised programs.
+    this.amf.killAllNow();
     this.logger.log('error', 'MAIN', `Killed by node ${fromNodeId}: ${reason === '' ? '(no reason given)' : reason}; carillond exiting with status ${DaemonExit.killed}`);
     setImmediate(() => {
       void Promise.race([this.logger.close(), new Promise((resolve) => setTimeout(resolve, 1000))]).finally(() => exit(DaemonExit.killed));

@@ -14,13 +14,16 @@
 //     a final IPC_SLOW_CONSUMER line, which reaches it if it reads again in time;
 //   - the number of clients is bounded (64): extra connections get
 //     IPC_TOO_MANY_CLIENTS and are closed;
-//   - per connection, CPG handles (16) and cmap tracks (64) are bounded: each costs
-//     daemon state and a stream of pushes (CPG_ERR_TOO_MANY_HANDLES, CMAP_ERR_TOO_MANY_TRACKS).
+//   - per connection, CPG handles (16), cmap tracks (64) and SAM registrations (16) are
+//     bounded: each costs daemon state and a stream of pushes or timers
+//     (CPG_ERR_TOO_MANY_HANDLES, CMAP_ERR_TOO_MANY_TRACKS, SAM_ERR_TOO_MANY).
 // Service state belongs to its connection: handle and track numbers are only valid on the
 // connection that made them, and a connection that ends (for whatever reason) has its
 // tracks and quorum subscription stopped at once and its CPG handles finalized right
 // after (a PROCLEAVE with reason procdown per group, as corosync's cpg_lib_exit_fn) —
-// deferred by a microtask, because the end may come from inside a service callback.
+// deferred by a microtask, because the end may come from inside a service callback. Its
+// live SAM registrations fail then too (corosync SAM: the component is gone), which makes
+// the availability manager kill their pids per their recovery.
 // Malformed input never throws out of a socket handler: every problem becomes exactly
 // one error line and one count in stats().
 //
@@ -32,7 +35,16 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { assert } from '../base/assert';
-import { type DaemonApi, type DaemonBridgeApi, type DaemonCpgHandle, DaemonApiError, type TotemEventJson, isDaemonApiError } from '../ipc/daemon-api';
+import {
+  type DaemonAmfApi,
+  type DaemonApi,
+  type DaemonBridgeApi,
+  type DaemonCpgHandle,
+  type DaemonSamRegistration,
+  DaemonApiError,
+  type TotemEventJson,
+  isDaemonApiError,
+} from '../ipc/daemon-api';
 import {
   type IpcErrorCode as IpcErrorCodeType,
   type IpcMethod,
@@ -72,6 +84,7 @@ export const IpcServerDefaults = {
   closeGraceMs: 1000,
   cpgHandlesPerClient: 16,
   cmapTracksPerClient: 64,
+  samRegistrationsPerClient: 16,
 } as const;
 
 export const IpcServerErrorCode = {
@@ -134,6 +147,7 @@ export interface IpcServerOptions {
   closeGraceMs?: number;
   cpgHandlesPerClient?: number;
   cmapTracksPerClient?: number;
+  samRegistrationsPerClient?: number;
   log?: IpcServerLog;
   /** Called once per accepted client when the server stops serving it. */
   onClientClosed?: (info: IpcClientClosedInfo) => void;
@@ -218,6 +232,7 @@ export class IpcServer {
       closeGraceMs: options.closeGraceMs ?? IpcServerDefaults.closeGraceMs,
       cpgHandlesPerClient: options.cpgHandlesPerClient ?? IpcServerDefaults.cpgHandlesPerClient,
       cmapTracksPerClient: options.cmapTracksPerClient ?? IpcServerDefaults.cmapTracksPerClient,
+      samRegistrationsPerClient: options.samRegistrationsPerClient ?? IpcServerDefaults.samRegistrationsPerClient,
     };
     this.log = options.log ?? null;
     this.onClientClosed = options.onClientClosed ?? null;
@@ -455,6 +470,8 @@ class ClientSession {
   private readonly cpgHandles = new Map<number, DaemonCpgHandle>();
   /** Track id -> stop function. */
   private readonly cmapTracks = new Map<number, () => void>();
+  /** SAM registrations this connection made, by name. */
+  private readonly samRegistrations = new Map<string, DaemonSamRegistration>();
   private quorumUnsubscribe: (() => void) | null = null;
   private released = false;
 
@@ -527,6 +544,9 @@ class ClientSession {
     const unsubscribe = this.quorumUnsubscribe;
     this.quorumUnsubscribe = null;
     if (unsubscribe !== null) this.safely('stop a quorum subscription', unsubscribe);
+    const registrations = [...this.samRegistrations.values()];
+    this.samRegistrations.clear();
+    for (const registration of registrations) this.safely('fail a SAM registration', () => registration.connectionLost());
     const handles = [...this.cpgHandles.values()];
     this.cpgHandles.clear();
     if (handles.length === 0) return;
@@ -689,10 +709,67 @@ class ClientSession {
       case IpcMethods.bridgePing:
         this.respond(request.id, request.method, this.bridge(request.method).ping());
         return;
+      case IpcMethods.samRegister:
+      case IpcMethods.samHeartbeat:
+      case IpcMethods.samUnregister:
+      case IpcMethods.samStatus:
+      case IpcMethods.amfStart:
+      case IpcMethods.amfStop:
+        this.dispatchAmf(request);
+        return;
       default:
         this.dispatchService(request);
         return;
     }
+  }
+
+  /** sam.* and amf.*: the availability manager; registrations belong to this connection. */
+  private dispatchAmf(request: IpcRequest): void {
+    const amf = this.amf(request.method);
+    switch (request.method) {
+      case IpcMethods.samRegister: {
+        for (const [name, registration] of this.samRegistrations) if (!registration.isActive()) this.samRegistrations.delete(name);
+        if (this.samRegistrations.size >= this.settings.samRegistrationsPerClient) {
+          throw new DaemonApiError(IpcErrorCode.samTooMany, `a connection may hold at most ${this.settings.samRegistrationsPerClient} SAM registrations`);
+        }
+        const registration = amf.register(request.params);
+        this.samRegistrations.set(registration.name, registration);
+        this.respond(request.id, request.method, registration.status());
+        return;
+      }
+      case IpcMethods.samHeartbeat:
+        this.samRegistration(request.params.name).heartbeat();
+        this.respond(request.id, request.method, { name: request.params.name, heartbeat: true });
+        return;
+      case IpcMethods.samUnregister:
+        this.samRegistration(request.params.name).unregister();
+        this.samRegistrations.delete(request.params.name);
+        this.respond(request.id, request.method, { name: request.params.name, registered: false });
+        return;
+      case IpcMethods.samStatus:
+        this.respond(request.id, request.method, amf.status());
+        return;
+      case IpcMethods.amfStart:
+        this.respond(request.id, request.method, amf.start(request.params.name));
+        return;
+      case IpcMethods.amfStop:
+        this.respond(request.id, request.method, amf.stop(request.params.name));
+        return;
+      default:
+        throw new DaemonApiError(IpcErrorCode.unavailable, `${request.method}: not an availability manager method`);
+    }
+  }
+
+  private amf(method: string): DaemonAmfApi {
+    const amf = this.settings.api.amf;
+    if (amf === undefined) throw new DaemonApiError(IpcErrorCode.unavailable, `${method}: this daemon runs no availability manager`);
+    return amf;
+  }
+
+  private samRegistration(name: string): DaemonSamRegistration {
+    const registration = this.samRegistrations.get(name);
+    if (registration === undefined) throw new DaemonApiError(IpcErrorCode.samNotRegistered, `${name} is not registered on this connection (sam.register first)`);
+    return registration;
   }
 
   /** The service methods (cpg.*, quorum.*, cmap.*); DaemonApiErrors become typed error lines. */

@@ -61,6 +61,11 @@ describe('parseRequestLine: valid requests', () => {
       'cmap.delete': { key: 'test.key' },
       'cmap.track': { key: 'runtime.members.', prefix: true, add: true },
       'cmap.untrack': { trackId: 1 },
+      'sam.register': { name: 'app', pid: 1234, heartbeatIntervalMs: 1000, recovery: 'quit' },
+      'sam.heartbeat': { name: 'app' },
+      'sam.unregister': { name: 'app' },
+      'amf.start': { name: 'asterisk' },
+      'amf.stop': { name: 'asterisk' },
     };
     for (const method of Object.values(IpcMethods)) {
       expect(parseRequestLine(JSON.stringify({ id: 1, method, params: needsParams[method] ?? {} })).ok).toBe(true);
