@@ -174,7 +174,7 @@ function configText(dir: string, port: number, id: number): string {
     `\tlocal_nodeid: ${id}`,
     `\tstate_dir: ${path.join(dir, `n${id}`)}`,
     `\tipc_socket: ${path.join(dir, `n${id}`, 'carillon.sock')}`,
-    '\thttp_listen: off',
+    `\thttp_listen: ${address(id)}:${port}`,
     `\tres_corosync_conf: ${path.join(dir, `n${id}`, 'res_corosync.conf')}`,
     '}',
     '',
@@ -379,6 +379,12 @@ async function demo(cluster: DemoCluster): Promise<void> {
   const status = execFileSync(process.execPath, [ctlJs, '--socket', cluster.socket(1), 'status'], { encoding: 'utf8' }).trimEnd();
   step('status', `${dim('carillon --socket')} ${cluster.socket(1)} ${dim('status')}`);
   detail(status.split('\n').map((line) => `| ${line}`));
+
+  const metricsUrl = `http://${address(1)}:${cluster.port}/metrics`;
+  const metricsText = await (await fetch(metricsUrl)).text();
+  const wanted = /^carillon_(totem_members|totem_ring_seq|quorum_quorate|membership_changes_total|cpg_groups) /;
+  step('metrics', `${dim('curl')} ${metricsUrl} ${dim('(also /healthz, /readyz; Prometheus text)')}`);
+  detail(metricsText.split('\n').filter((line) => wanted.test(line)).map((line) => `| ${line}`));
 
   const listener = await listen(cluster, 3);
   const texts = (id: number): string[] => [1, 2, 3].map((i) => `hello #${i} from node ${id}`);
