@@ -22,8 +22,8 @@ export interface FigureRow {
   readonly better: Better;
   readonly corosync: Cell;
   readonly carillon: Cell;
-  /** Said under the table (what a reference column means, how samples were taken). */
-  readonly note?: string;
+  /** Said under the table (what a reference column means, how samples were taken), numbered †1, †2… */
+  readonly notes?: readonly string[];
 }
 
 /** A number with 3 significant digits at most (at least 0 decimals), e.g. 41700, 27.9, 0.292. */
@@ -70,13 +70,14 @@ function cellText(cell: Cell, notes: string[]): string {
 /** The markdown table, then the failure notes and the row notes. */
 export function formatTable(rows: readonly FigureRow[]): string {
   const failures: string[] = [];
-  const rowNotes = [...new Set(rows.flatMap((row) => (row.note === undefined ? [] : [row.note])))];
+  const rowNotes = [...new Set(rows.flatMap((row) => row.notes ?? []))];
   const header = ['figure', 'unit', 'corosync 3.1.7', 'Carillon', 'ratio C/c', 'good when'];
   const body = rows.map((row) => {
     const r = rowRatio(row);
     const good = row.better === 'higher' ? '≥ 1' : row.better === 'lower' ? '≤ 1' : '';
     const ratioText = r === null ? 'n/a' : `${r.toFixed(r >= 10 ? 1 : 2)} ${verdict(row, r)}`.trim();
-    return [row.label + (row.note === undefined ? '' : ` †${rowNotes.indexOf(row.note) + 1}`), row.unit, cellText(row.corosync, failures), cellText(row.carillon, failures), ratioText, good];
+    const marks = (row.notes ?? []).map((n) => `†${rowNotes.indexOf(n) + 1}`).join(' ');
+    return [marks === '' ? row.label : `${row.label} ${marks}`, row.unit, cellText(row.corosync, failures), cellText(row.carillon, failures), ratioText, good];
   });
   const widths = header.map((h, k) => Math.max(h.length, ...body.map((cells) => (cells[k] ?? '').length)));
   const line = (cells: readonly string[]): string => `| ${cells.map((c, k) => c.padEnd(widths[k] ?? 0)).join(' | ')} |`;

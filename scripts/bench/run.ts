@@ -49,7 +49,7 @@ interface FigureDef {
   readonly label: string;
   readonly unit: string;
   readonly better: Better;
-  note?: string;
+  readonly notes: string[];
   readonly samples: Record<Side, number[]>;
   readonly failures: Record<Side, string[]>;
   readonly measured: Record<Side, boolean>;
@@ -60,7 +60,7 @@ class Figures {
 
   define(key: string, label: string, unit: string, better: Better, note?: string): void {
     this.defs.set(key, {
-      label, unit, better, ...(note === undefined ? {} : { note }),
+      label, unit, better, notes: note === undefined ? [] : [note],
       samples: { corosync: [], carillon: [] }, failures: { corosync: [], carillon: [] }, measured: { corosync: false, carillon: false },
     });
   }
@@ -89,8 +89,10 @@ class Figures {
     return this.defs.get(key)?.samples[side] ?? [];
   }
 
-  setNote(key: string, note: string): void {
-    this.def(key).note = note;
+  /** Adds a note to a figure (once). */
+  addNote(key: string, note: string): void {
+    const notes = this.def(key).notes;
+    if (!notes.includes(note)) notes.push(note);
   }
 
   rows(): FigureRow[] {
@@ -101,7 +103,7 @@ class Figures {
       return { kind: 'na', reason: d.measured[side] ? 'no sample' : 'not measured' };
     };
     return [...this.defs].map(([key, d]) => ({
-      key, label: d.label, unit: d.unit, better: d.better, ...(d.note === undefined ? {} : { note: d.note }),
+      key, label: d.label, unit: d.unit, better: d.better, ...(d.notes.length === 0 ? {} : { notes: [...d.notes] }),
       corosync: cell(d, 'corosync'), carillon: cell(d, 'carillon'),
     }));
   }
@@ -294,7 +296,7 @@ async function runSide(side: Side, net: NetnsCluster, cpgload: string, plan: Ben
           }
           const top = plan.bridgeRampRates[plan.bridgeRampRates.length - 1] ?? 0;
           const stop: BridgeStep | null = stoppedBy;
-          f.setNote('bridge.rate', `bridge ramp: ${plan.bridgeRampRates.join(', ')} events/s for ${plan.bridgeRampSeconds} s each; a step is kept up with when nothing is lost or skipped on B and C, every final state is right, the emitter holds its rate and p99 < ${RAMP_P99_LIMIT_MS} ms; ${stop === null ? `every step up to ${top}/s was kept up with (the figure is a lower bound)` : `the last ramp stopped at ${stop.rateOffered}/s: ${stop.reason}`}`);
+          f.addNote('bridge.rate', `bridge ramp: ${plan.bridgeRampRates.join(', ')} events/s for ${plan.bridgeRampSeconds} s each; a step is kept up with when nothing is lost or skipped on B and C, every final state is right, the emitter holds its rate and p99 < ${RAMP_P99_LIMIT_MS} ms; rep ${rep} ${stop === null ? `kept up with every step up to ${top}/s (the figure is a lower bound)` : `stopped at ${stop.rateOffered}/s: ${stop.reason}`}`);
           const kept: BridgeStep | null = best;
           f.add(side, 'bridge.rate', kept === null ? null : kept.rateAchieved, `not even ${plan.bridgeRampRates[0] ?? 0}/s was kept up with: ${stop?.reason ?? ''}`);
         });

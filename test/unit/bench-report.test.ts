@@ -39,16 +39,17 @@ describe('formatTable', () => {
   test('median [min–max], ratio, direction; a failure is FAILED with a numbered reason; notes are numbered', () => {
     const text = formatTable([
       row({ label: 'CPG 64 B', unit: 'msgs/s', corosync: { kind: 'ok', samples: [40000, 42000, 41000] }, carillon: { kind: 'ok', samples: [20500] } }),
-      row({ label: 'failover', unit: 's', better: 'lower', corosync: { kind: 'ok', samples: [7.7] }, carillon: { kind: 'failed', reason: 'failover rep 1: a survivor saw no confchg\nlog tail…' }, note: 'the later survivor' }),
+      row({ label: 'failover', unit: 's', better: 'lower', corosync: { kind: 'ok', samples: [7.7] }, carillon: { kind: 'failed', reason: 'failover rep 1: a survivor saw no confchg\nlog tail…' }, notes: ['the later survivor', 'per rep'] }),
       row({ label: 'bridge lost', unit: 'events', better: 'none', corosync: { kind: 'na', reason: 'not measured' }, carillon: { kind: 'ok', samples: [0] } }),
     ]);
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^\| figure +\| unit +\| corosync 3\.1\.7 +\| Carillon +\| ratio C\/c +\| good when \|$/);
     expect(lines[1]).toMatch(/^\|-+\|-+\|-+\|-+\|-+\|-+\|$/);
     expect(lines[2]).toMatch(/^\| CPG 64 B +\| msgs\/s +\| 41000 \[40000–42000\] +\| 20500 +\| 0\.50 ✗ +\| ≥ 1 +\|$/);
-    expect(lines[3]).toMatch(/^\| failover †1 +\| s +\| 7\.70 +\| FAILED \[1\] +\| n\/a +\| ≤ 1 +\|$/);
+    expect(lines[3]).toMatch(/^\| failover †1 †2 +\| s +\| 7\.70 +\| FAILED \[1\] +\| n\/a +\| ≤ 1 +\|$/);
     expect(lines[4]).toMatch(/^\| bridge lost +\| events +\| n\/a +\| 0 +\| n\/a +\| +\|$/);
     expect(text).toContain('†1 the later survivor');
+    expect(text).toContain('†2 per rep');
     expect(text).toContain('[1] failover rep 1: a survivor saw no confchg');
     expect(text).not.toContain('log tail');
     // Every row has the same width.
