@@ -5,7 +5,8 @@
 //   <prefix>-1..N  node namespaces; eth0 = <subnet>.<i>/24, lo up, IPv6 off, no default route
 //
 // Nothing is added to the root namespace, so datagrams cannot leave the test's subnet; the
-// prefix (crl<pid%1000>, next free one if taken) and the subnet (10.25x.y.0/24 from the pid)
+// prefix (crl<pid%1000>, next free one if taken; another stem on request, cbench for the
+// benchmark) and the subnet (10.25x.y.0/24 from the pid)
 // are per run so that concurrent runs never share a namespace.
 //
 // corosync runs as `ip netns exec <ns> sh -c 'mount --bind <dir>/run /run && exec corosync
@@ -237,6 +238,8 @@ export interface NetnsClusterOptions {
   readonly nodes: number;
   /** Appended to the log lines of the kit (default silent). */
   readonly log?: (line: string) => void;
+  /** Namespace name stem, 1-8 lowercase letters (default crl; the benchmark uses cbench). */
+  readonly stem?: string;
 }
 
 function namespaces(): Set<string> {
@@ -281,7 +284,7 @@ function purgeStaleRunsSync(existing: Set<string>): void {
     return;
   }
   for (const entry of entries) {
-    const m = /^(crl\d+)\.owner$/.exec(entry);
+    const m = /^([a-z]+\d+)\.owner$/.exec(entry);
     const prefix = m?.[1];
     if (prefix === undefined) continue;
     const file = path.join(STATE_ROOT, entry);
@@ -320,6 +323,8 @@ export class NetnsCluster {
 
   /** Creates the bridge namespace and `nodes` node namespaces; tears down what it made on failure. */
   static async create(options: NetnsClusterOptions): Promise<NetnsCluster> {
+    const stem = options.stem ?? 'crl';
+    if (!/^[a-z]{1,8}$/.test(stem)) throw new Error(`NetnsCluster: stem must be 1-8 lowercase letters, not ${JSON.stringify(stem)}`);
     const existing = namespaces();
     purgeStaleRunsSync(existing);
     const taken = namespaces();
@@ -327,7 +332,7 @@ export class NetnsCluster {
     let prefix = '';
     let ownerFile = '';
     for (let k = 0; k < 1000 && prefix === ''; k += 1) {
-      const candidate = `crl${(process.pid + k) % 1000}`;
+      const candidate = `${stem}${(process.pid + k) % 1000}`;
       const used = [...taken].some((ns) => new RegExp(`^${candidate}-(br|\\d+)$`).test(ns));
       if (used) continue;
       try {
@@ -339,8 +344,8 @@ export class NetnsCluster {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    if (prefix === '') throw new Error('no free crl<n> namespace prefix');
-    const n = Number(prefix.slice(3));
+    if (prefix === '') throw new Error(`no free ${stem}<n> namespace prefix`);
+    const n = Number(prefix.slice(stem.length));
     // Isolation comes from the namespaces; the subnet only has to be unlikely to confuse a human.
     const subnet = `10.${252 + (n % 4)}.${1 + Math.floor(n / 4)}`;
     const baseDir = fs.mkdtempSync(path.join(STATE_ROOT, `${prefix}-`));
