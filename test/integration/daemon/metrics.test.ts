@@ -25,6 +25,7 @@ import * as path from 'node:path';
 import { CpgClient } from '../../../src/client';
 import { FakeAsterisk } from '../asterisk/fake-asterisk';
 import { Cluster, ctlJs, ensureBuilt, waitFor, within, withLogs } from './cluster-kit';
+import { REQUIRED_METRIC_FAMILIES } from '../../unit/runtime/metric-families';
 
 const FORM_TIMEOUT_MS = 15_000;
 const GROUP = 'metrics-it';
@@ -100,25 +101,7 @@ function ctl(args: readonly string[], timeoutMs = 30_000): Promise<CtlRun> {
 }
 
 /** Every family issue 6 / architecture.md §3.3 asks for, with its Prometheus type. */
-const FAMILIES: Readonly<Record<string, string>> = {
-  carillon_totem_ring_seq: 'gauge',
-  carillon_totem_members: 'gauge',
-  carillon_totem_state: 'gauge',
-  carillon_totem_token_rotation_seconds: 'histogram',
-  carillon_totem_mcast_retransmits_total: 'counter',
-  carillon_totem_token_lost_total: 'counter',
-  carillon_membership_changes_total: 'counter',
-  carillon_quorum_quorate: 'gauge',
-  carillon_quorum_votes: 'gauge',
-  carillon_quorum_expected_votes: 'gauge',
-  carillon_cpg_groups: 'gauge',
-  carillon_cpg_delivered_total: 'counter',
-  carillon_ipc_clients: 'gauge',
-  carillon_asterisk_ami_connected: 'gauge',
-  carillon_bridge_events_total: 'counter',
-  carillon_schedmiss_seconds: 'histogram',
-  nodejs_eventloop_lag_seconds: 'gauge',
-};
+const FAMILIES = REQUIRED_METRIC_FAMILIES;
 
 describe('health and metrics over HTTP on a 3-node cluster (tests run in order)', () => {
   let cluster: Cluster | null = null;

@@ -14,6 +14,7 @@ import * as fc from 'fast-check';
 import { register as globalRegister } from 'prom-client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
 import { type BridgeMetricsInput, DaemonMetrics, type MetricsSources } from '../../../src/runtime/metrics';
+import { REQUIRED_METRIC_FAMILIES } from './metric-families';
 
 interface Fake {
   status: DaemonStatus;
@@ -137,25 +138,7 @@ describe('DaemonMetrics', () => {
     const fake = makeFake();
     const metrics = new DaemonMetrics({ sources: sourcesOf(fake) });
     const s = await scrape(metrics);
-    const expected: Record<string, string> = {
-      carillon_totem_ring_seq: 'gauge',
-      carillon_totem_members: 'gauge',
-      carillon_totem_state: 'gauge',
-      carillon_totem_token_rotation_seconds: 'histogram',
-      carillon_totem_mcast_retransmits_total: 'counter',
-      carillon_totem_token_lost_total: 'counter',
-      carillon_membership_changes_total: 'counter',
-      carillon_quorum_quorate: 'gauge',
-      carillon_quorum_votes: 'gauge',
-      carillon_quorum_expected_votes: 'gauge',
-      carillon_cpg_groups: 'gauge',
-      carillon_cpg_delivered_total: 'counter',
-      carillon_ipc_clients: 'gauge',
-      carillon_asterisk_ami_connected: 'gauge',
-      carillon_bridge_events_total: 'counter',
-      carillon_schedmiss_seconds: 'histogram',
-      nodejs_eventloop_lag_seconds: 'gauge',
-    };
+    const expected = REQUIRED_METRIC_FAMILIES;
     for (const [name, type] of Object.entries(expected)) expect([name, s.types.get(name)]).toEqual([name, type]);
 
     expect(value(s, 'carillon_totem_ring_seq')).toBe(324);
