@@ -33,14 +33,14 @@
 // under CI=true that is a failure. CARILLON_INTEROP_DEBUG=off turns the daemons' debug
 // logging off; CARILLON_INTEROP_KEEP=1 keeps the run's directory after a pass too.
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CpgClient, QuorumClient, type CpgConfchgEvent, type CpgDeliverEvent } from '../../../src/client';
 import { decodeAstEvent } from '../../../src/asterisk/core/ast-event-codec';
 import type { AstEvent } from '../../../src/asterisk/core/events';
 import { type Check, type ManagedProcess, NetnsCluster, ensureDistBuilt, logTail, pollUntil, readFrom } from './netns';
-import { InteropSteps, interopLayout } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
 import { type AstPeerLine, type PeerAddress, AstCpgPeer, buildAstCpgPeer, checkAstPeerPrerequisites } from './ast-cpg-peer';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -200,20 +200,7 @@ const peerConfchgs = (lines: readonly AstPeerLine[], from = 0): string[] =>
 
 // ---------------------------------------------------------------------------------------
 
-if (!gate.run && gate.mustFail) {
-  describe('res_corosync-style libcpg peer interop (netns)', () => {
-    it('has what it needs in CI', () => {
-      throw new Error(`the ast-cpg-peer interop test must run in CI but cannot: ${gate.reason}`);
-    });
-  });
-} else if (!gate.run) {
-  const banner = `\n${'!'.repeat(78)}\n!! ast-cpg-peer interop test SKIPPED: ${gate.reason}\n!! (needs root, ip netns, corosync 3.1.7, gcc and libcpg-dev; under CI=true this is a failure)\n${'!'.repeat(78)}\n`;
-  process.stderr.write(banner);
-  console.warn(banner);
-  describe('res_corosync-style libcpg peer interop (netns)', () => {
-    it.skip(`SKIPPED: ${gate.reason}`, () => undefined);
-  });
-} else {
+if (interopSuiteRuns(gate, { title: 'res_corosync-style libcpg peer interop (netns)', name: 'ast-cpg-peer interop test', needs: 'root, ip netns, corosync 3.1.7, gcc and libcpg-dev' })) {
   describe('res_corosync-style libcpg peer interop (netns): group `asterisk` between a libcpg peer on corosync 3.1.7 and a Carillon client', () => {
     let cluster: NetnsCluster | null = null;
     let peerBinary = '';

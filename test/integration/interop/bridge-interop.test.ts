@@ -43,7 +43,7 @@
 // tsx; under CI=true that is a failure. CARILLON_INTEROP_DEBUG=off turns the daemons'
 // debug logging off; CARILLON_INTEROP_KEEP=1 keeps the run's directory after a pass too.
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IpcClient, QuorumClient } from '../../../src/client';
@@ -51,7 +51,7 @@ import { decodeAstEvent, encodeAstEvent } from '../../../src/asterisk/core/ast-e
 import { type AstEvent, DeviceState } from '../../../src/asterisk/core/events';
 import type { BridgeStatusJson } from '../../../src/ipc/daemon-api';
 import { type Check, type ManagedProcess, NetnsCluster, ensureDistBuilt, logTail, pollUntil, readFrom } from './netns';
-import { InteropSteps, interopLayout } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
 import { type AstPeerLine, type PeerAddress, AstCpgPeer, buildAstCpgPeer, checkAstPeerPrerequisites } from './ast-cpg-peer';
 import { type FakeAmiActionJson, FakeAsteriskProcess } from './fake-asterisk-process';
 
@@ -145,20 +145,7 @@ const describeDelivered = (d: Delivered): string => `#${d.index} from ${d.nodeId
 
 // ---------------------------------------------------------------------------------------
 
-if (!gate.run && gate.mustFail) {
-  describe('Asterisk bridge interop with corosync 3.1.7 (netns)', () => {
-    it('has what it needs in CI', () => {
-      throw new Error(`the bridge interop test must run in CI but cannot: ${gate.reason}`);
-    });
-  });
-} else if (!gate.run) {
-  const banner = `\n${'!'.repeat(78)}\n!! Asterisk bridge interop test SKIPPED: ${gate.reason}\n!! (needs root, ip netns, corosync 3.1.7, gcc, libcpg-dev and tsx; under CI=true this is a failure)\n${'!'.repeat(78)}\n`;
-  process.stderr.write(banner);
-  console.warn(banner);
-  describe('Asterisk bridge interop with corosync 3.1.7 (netns)', () => {
-    it.skip(`SKIPPED: ${gate.reason}`, () => undefined);
-  });
-} else {
+if (interopSuiteRuns(gate, { title: 'Asterisk bridge interop with corosync 3.1.7 (netns)', name: 'bridge interop test', needs: 'root, ip netns, corosync 3.1.7, gcc, libcpg-dev and tsx' })) {
   describe('Asterisk bridge interop (netns): carillond + fake Asterisk on node 3, res_corosync-like libcpg peers on corosync 3.1.7 nodes 1 and 2', () => {
     let cluster: NetnsCluster | null = null;
     let peerBinary = '';

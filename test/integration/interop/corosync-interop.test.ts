@@ -22,7 +22,7 @@
 // Environment: CARILLON_INTEROP_DEBUG=off turns the daemons' debug logging off;
 // CARILLON_INTEROP_KEEP=1 keeps the run's directory after a pass too.
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import * as path from 'node:path';
 import { IpcClient } from '../../../src/client/ipc-client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
@@ -38,7 +38,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
-import { InteropSteps, interopLayout } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -109,21 +109,7 @@ function diff(before: Record<string, string>, after: Record<string, string>): st
 
 // ---------------------------------------------------------------------------------------
 
-if (!gate.run && gate.mustFail) {
-  describe('corosync 3.1.7 interop (netns)', () => {
-    it('has what it needs in CI', () => {
-      throw new Error(`the corosync interop test must run in CI but cannot: ${gate.reason}`);
-    });
-  });
-} else if (!gate.run) {
-  const banner = `\n${'!'.repeat(78)}\n!! corosync interop test SKIPPED: ${gate.reason}\n!! (needs root, ip netns and corosync 3.1.7; under CI=true this is a failure)\n${'!'.repeat(78)}\n`;
-  // Both: stderr shows even under --silent, console.warn lands next to the file's result.
-  process.stderr.write(banner);
-  console.warn(banner);
-  describe('corosync 3.1.7 interop (netns)', () => {
-    it.skip(`SKIPPED: ${gate.reason}`, () => undefined);
-  });
-} else {
+if (interopSuiteRuns(gate, { title: 'corosync 3.1.7 interop (netns)', name: 'corosync interop test', needs: 'root, ip netns and corosync 3.1.7' })) {
   describe('corosync 3.1.7 interop (netns): two corosync nodes and one carillond, udpu, crypto off', () => {
     let cluster: NetnsCluster | null = null;
     const corosync = new Map<number, ManagedProcess>();

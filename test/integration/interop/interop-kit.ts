@@ -1,9 +1,9 @@
 // What the interop tests share beyond netns.ts: steps that depend on each other and run
 // in order, each failure carrying the tails of the daemons' logs; the layout of a run.
 
-import { it } from '@jest/globals';
+import { describe, it } from '@jest/globals';
 import * as path from 'node:path';
-import { type ConfNode, type NetnsCluster, carillonConf, corosyncConf } from './netns';
+import { type ConfNode, type InteropGate, type NetnsCluster, carillonConf, corosyncConf } from './netns';
 
 /** The steps of one interop run: once one fails (or the setup did) the rest fail at once. */
 export class InteropSteps {
@@ -71,4 +71,29 @@ export function interopLayout(
     corosyncConf: (i) => corosyncConf({ clusterName, nodes: nodes(), stateDir: path.join(cluster().dir(i), 'lib'), debug }),
     carillonConf: () => carillonConf({ clusterName, nodes: nodes(), stateDir: path.join(cluster().dir(carillon), 'lib'), ipcSocket: socketPath(), debug }),
   };
+}
+
+/**
+ * Declares what an interop suite becomes when the machine cannot run it: under CI=true a
+ * failing test (CI must not skip it silently), elsewhere a skipped test and a loud banner
+ * on stderr (shown even under --silent) and in the file's console output. True when the
+ * gate lets the suite run, i.e. the caller declares it.
+ */
+export function interopSuiteRuns(gate: InteropGate, suite: { title: string; name: string; needs: string }): boolean {
+  if (gate.run) return true;
+  if (gate.mustFail) {
+    describe(suite.title, () => {
+      it('has what it needs in CI', () => {
+        throw new Error(`the ${suite.name} must run in CI but cannot: ${gate.reason}`);
+      });
+    });
+    return false;
+  }
+  const banner = `\n${'!'.repeat(78)}\n!! ${suite.name} SKIPPED: ${gate.reason}\n!! (needs ${suite.needs}; under CI=true this is a failure)\n${'!'.repeat(78)}\n`;
+  process.stderr.write(banner);
+  console.warn(banner);
+  describe(suite.title, () => {
+    it.skip(`SKIPPED: ${gate.reason}`, () => undefined);
+  });
+  return false;
 }

@@ -36,7 +36,7 @@
 // Environment: CARILLON_INTEROP_DEBUG=off turns the daemons' debug logging off;
 // CARILLON_INTEROP_KEEP=1 keeps the run's directory after a pass too.
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import * as path from 'node:path';
 import { CpgClient, IpcClient, QuorumClient, type CpgClientEvent, type CpgConfchgEvent, type QuorumStatus } from '../../../src/client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
@@ -56,7 +56,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
-import { InteropSteps, interopLayout } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -254,20 +254,7 @@ class CarillonMember {
 
 // ---------------------------------------------------------------------------------------
 
-if (!gate.run && gate.mustFail) {
-  describe('corosync 3.1.7 services interop (netns)', () => {
-    it('has what it needs in CI', () => {
-      throw new Error(`the corosync services interop test must run in CI but cannot: ${gate.reason}`);
-    });
-  });
-} else if (!gate.run) {
-  const banner = `\n${'!'.repeat(78)}\n!! corosync services interop test SKIPPED: ${gate.reason}\n!! (needs root, ip netns, corosync 3.1.7, gcc and libcpg-dev; under CI=true this is a failure)\n${'!'.repeat(78)}\n`;
-  process.stderr.write(banner);
-  console.warn(banner);
-  describe('corosync 3.1.7 services interop (netns)', () => {
-    it.skip(`SKIPPED: ${gate.reason}`, () => undefined);
-  });
-} else {
+if (interopSuiteRuns(gate, { title: 'corosync 3.1.7 services interop (netns)', name: 'corosync services interop test', needs: 'root, ip netns, corosync 3.1.7, gcc and libcpg-dev' })) {
   describe('corosync 3.1.7 services interop (netns): CPG and quorum between two corosync nodes and carillond', () => {
     let cluster: NetnsCluster | null = null;
     let cpgload = '';
