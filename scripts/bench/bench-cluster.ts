@@ -161,7 +161,9 @@ export class BenchCluster {
   /** argv of a CPG client on node i with cpgload's arguments. */
   clientArgv(i: number, args: readonly string[]): string[] {
     if (this.side === 'corosync') return [this.cpgloadBinary, ...args];
-    return [process.execPath, '--import', 'tsx', CARILLON_CPGLOAD, '--socket', this.socketPath(i), ...args];
+    // CARILLON_CLIENT_NODE_ARGS: extra node flags for the Carillon-side clients (e.g. --cpu-prof).
+    const nodeArgs = (process.env['CARILLON_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    return [process.execPath, ...nodeArgs, '--import', 'tsx', CARILLON_CPGLOAD, '--socket', this.socketPath(i), ...args];
   }
 
   /** Starts a CPG client on node i; its stdout+stderr go to a fresh log file. */

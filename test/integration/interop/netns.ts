@@ -423,8 +423,10 @@ export class NetnsCluster {
     const d = this.dir(i);
     const file = path.join(d, 'carillon.conf');
     fs.writeFileSync(file, conf);
+    // CARILLOND_NODE_ARGS: extra node flags for the daemons (e.g. --cpu-prof when profiling a benchmark).
+    const nodeArgs = (process.env['CARILLOND_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const proc = new ManagedProcess(`carillond node ${i}`, path.join(d, 'carillon.log'), [
-      'ip', 'netns', 'exec', this.ns(i), process.execPath, daemonJs, '-f', '-c', file,
+      'ip', 'netns', 'exec', this.ns(i), process.execPath, ...nodeArgs, daemonJs, '-f', '-c', file,
     ]);
     return this.track(proc);
   }
