@@ -224,7 +224,8 @@ export class Driver {
   private send(to: number | 'all', message: TotemMessage): void {
     const bytes = encodeMessage(message);
     this.stats.datagramsOut += 1;
-    if (to === 'all') this.options.transport.sendToAll(bytes);
+    // The local copy of an MCAST is useless: the core filed it when it sent it (transport.ts).
+    if (to === 'all') this.options.transport.sendToAll(bytes, message.type === 'mcast');
     else this.options.transport.sendTo(to, bytes);
   }
 

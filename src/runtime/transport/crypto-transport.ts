@@ -118,8 +118,8 @@ export class CryptoTransport implements Transport {
     return this.inner.close();
   }
 
-  sendToAll(bytes: Uint8Array): void {
-    this.inner.sendToAll(this.seal(bytes));
+  sendToAll(bytes: Uint8Array, skipLocal?: boolean): void {
+    this.inner.sendToAll(this.seal(bytes), skipLocal);
   }
 
   sendTo(nodeId: number, bytes: Uint8Array): void {

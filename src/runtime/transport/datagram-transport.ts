@@ -49,7 +49,7 @@ export abstract class DatagramTransport implements Transport {
 
   abstract start(): Promise<void>;
   abstract close(): Promise<void>;
-  abstract sendToAll(bytes: Uint8Array): void;
+  abstract sendToAll(bytes: Uint8Array, skipLocal?: boolean): void;
 
   /** The socket unicast datagrams (tokens) are sent from; null unless running. */
   protected abstract unicastSocket(): DatagramSocket | null;

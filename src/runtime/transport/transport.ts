@@ -7,7 +7,12 @@
 // Contract shared by every adapter:
 //   - sendToAll is a Totem "multicast": every member of the nodelist gets the datagram
 //     once, the local node included (udpu: one unicast per member, self through the
-//     kernel; udp: one group datagram plus a local copy, as corosync's socketpair).
+//     kernel; udp: one group datagram plus a local copy, as corosync's socketpair) —
+//     unless the sender says the local copy is useless (skipLocal): the driver does
+//     for Totem MCASTs, which the sending node has filed in its sort queue already,
+//     so the copy would be dropped as a duplicate after costing a send, a receive
+//     and a decode. Peers cannot tell. udp's group datagram still loops back.
+
 //   - sendTo(nodeId) is for tokens; an unknown nodeid is counted and dropped.
 //   - Nothing about the network throws: send failures (EAGAIN, ENOBUFS, EPERM,
 //     unreachable...) and socket 'error' events are counted and logged, because Totem
@@ -68,7 +73,7 @@ export interface Transport {
   start(): Promise<void>;
   /** Closes the sockets; idempotent; sends afterwards are counted as droppedNotRunning. */
   close(): Promise<void>;
-  sendToAll(bytes: Uint8Array): void;
+  sendToAll(bytes: Uint8Array, skipLocal?: boolean): void;
   sendTo(nodeId: number, bytes: Uint8Array): void;
   /** Adds a listener; returns the function that removes it. */
   onDatagram(listener: DatagramListener): () => void;

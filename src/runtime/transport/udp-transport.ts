@@ -134,11 +134,12 @@ export class UdpTransport extends DatagramTransport {
     await Promise.all(sockets.map((s) => s?.close()));
   }
 
-  sendToAll(bytes: Uint8Array): void {
+  sendToAll(bytes: Uint8Array, skipLocal = false): void {
     // An oversize message has no copy anywhere, the local one included: it cannot exist on the ring.
     const socket = this.multicastSocket(this.sendSocket, bytes);
     if (socket === null) return;
     socket.send(bytes, this.port, this.group);
+    if (skipLocal) return;
     // As corosync, the local copy goes out even when the group send failed: the local
     // node must see its own messages in order whatever the network does.
     this.loopback.push(bytes.slice());

@@ -97,11 +97,15 @@ export class UdpuTransport extends DatagramTransport {
     await Promise.all(sockets.map((s) => s?.close()));
   }
 
-  sendToAll(bytes: Uint8Array): void {
+  sendToAll(bytes: Uint8Array, skipLocal = false): void {
     // An oversize message is counted once, not once per member.
     const socket = this.multicastSocket(this.mcastSocket, bytes);
     if (socket === null) return;
-    for (const [, address] of this.members.entries()) socket.send(bytes, this.port, address);
+    const local = this.members.localNodeId;
+    for (const [nodeId, address] of this.members.entries()) {
+      if (skipLocal && nodeId === local) continue;
+      socket.send(bytes, this.port, address);
+    }
   }
 
   protected unicastSocket(): DatagramSocket | null {

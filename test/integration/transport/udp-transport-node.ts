@@ -1,7 +1,7 @@
 // Child process of udp-transport.test.ts (not a test itself): runs one UdpTransport
 // inside a network namespace (`ip netns exec NS node --import tsx THIS OPTIONS_JSON`)
 // and speaks JSON lines — commands on stdin, events on stdout:
-//   in:  {"op":"sendToAll","data":"text"} | {"op":"sendTo","nodeId":2,"data":"text"}
+//   in:  {"op":"sendToAll","data":"text","skipLocal"?:true} | {"op":"sendTo","nodeId":2,"data":"text"}
 //        | {"op":"stats","tag":"t1"} | {"op":"close"}
 //   out: {"ev":"ready"} | {"ev":"error","code":...,"message":...}
 //        | {"ev":"datagram","from":1|null,"address":"10.0.0.1","data":"text"}
@@ -11,7 +11,7 @@
 import * as readline from 'node:readline';
 import { UdpTransport, type UdpTransportOptions } from '../../../src/runtime/transport/udp-transport';
 
-type Command = { op: 'sendToAll'; data: string } | { op: 'sendTo'; nodeId: number; data: string } | { op: 'stats'; tag: string } | { op: 'close' };
+type Command = { op: 'sendToAll'; data: string; skipLocal?: boolean } | { op: 'sendTo'; nodeId: number; data: string } | { op: 'stats'; tag: string } | { op: 'close' };
 
 function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -44,7 +44,7 @@ lines.on('line', (line) => {
   const command = JSON.parse(line) as Command;
   switch (command.op) {
     case 'sendToAll':
-      transport.sendToAll(encoder.encode(command.data));
+      transport.sendToAll(encoder.encode(command.data), command.skipLocal === true);
       break;
     case 'sendTo':
       transport.sendTo(command.nodeId, encoder.encode(command.data));

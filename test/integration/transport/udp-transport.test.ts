@@ -281,6 +281,16 @@ describeNetns('UdpTransport in network namespaces', () => {
       expect(stats).toMatchObject({ received: 2, sendErrors: 0, droppedUnlisted: 0 });
     });
 
+    it('a multicast with skipLocal reaches the others but not the sender (no local copy)', async () => {
+      proc(2).send({ op: 'sendToAll', data: `${family.name} others from 2`, skipLocal: true });
+      proc(2).send({ op: 'sendToAll', data: `${family.name} marker2 from 2` });
+      for (const i of nodes) await proc(i).waitFor((e) => e.ev === 'datagram' && e['data'] === `${family.name} marker2 from 2`, 'the marker');
+      for (const i of nodes) {
+        const got = proc(i).datagrams().filter((d) => d.data === `${family.name} others from 2`);
+        expect(got).toHaveLength(i === 2 ? 0 : 1);
+      }
+    });
+
     it('a token goes to one node only; an unknown nodeid is counted', async () => {
       proc(1).send({ op: 'sendTo', nodeId: 2, data: `${family.name} token 1→2` });
       proc(1).send({ op: 'sendTo', nodeId: 3, data: 'node 1 does not know 3' });

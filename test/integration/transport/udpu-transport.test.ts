@@ -129,6 +129,19 @@ describe('UdpuTransport on loopback', () => {
     await until(() => nodes.every((n) => n.stats().sent === 6), 'send callbacks');
   });
 
+  it('sendToAll with skipLocal reaches every other member and not the sender', async () => {
+    const { nodes } = await cluster([1, 2, 3]);
+    const [n1] = nodes;
+    if (n1 === undefined) throw new Error('three nodes');
+    const inboxes = nodes.map(collector);
+    n1.sendToAll(text('others only'), true);
+    // The marker goes to everyone; at node 1 it must be the only datagram.
+    n1.sendToAll(text('marker'));
+    for (const inbox of inboxes) await inbox.waitFor((items) => items.some((r) => str(r.bytes) === 'marker'), 'the marker');
+    expect(inboxes.map((inbox) => inbox.items.map((r) => str(r.bytes)))).toEqual([['marker'], ['others only', 'marker'], ['others only', 'marker']]);
+    await until(() => n1.stats().sent === 5, 'send callbacks');
+  });
+
   it('sendTo reaches only its target; an unknown nodeid is counted and dropped', async () => {
     const { nodes } = await cluster([1, 2, 3]);
     const [n1, n2, n3] = nodes;
