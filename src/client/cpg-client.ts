@@ -22,8 +22,8 @@
 // connection and the daemon's typed errors (CPG_ERR_BAD_HANDLE, IPC_UNAVAILABLE, ...).
 
 import type { CpgEventJson, CpgGroupJson, CpgMemberChangeJson, CpgMemberJson, RingIdJson } from '../ipc/daemon-api';
-import { IpcClient, type IpcConnectOptions } from './ipc-client';
-import { type McastAnswer, McastPipeline } from './mcast-pipeline';
+import { IpcClient, type IpcConnectOptions, type IpcCpgDelivery } from './ipc-client';
+import { McastPipeline } from './mcast-pipeline';
 
 export const CpgErrorCode = {
   /** join: this handle (or another with the same pid) is already in the group. */
@@ -231,7 +231,7 @@ export class CpgClient {
     this.pipeline = new McastPipeline({
       window: options.mcastWindow ?? DEFAULT_MCAST_WINDOW,
       ...this.retry,
-      send: async (payloadHex, group, seq) => (await this.ipc.call('cpg.mcast', { handle: this.handle, group, payloadHex, seq })).result as McastAnswer,
+      send: (payload, group, seq) => this.ipc.cpgMcast({ handle: this.handle, group, payload, seq }),
       failure: (answer, bytes, group, waitedMs) => {
         if (answer === 'too-large') return new CpgError(CpgErrorCode.tooLarge, `a message of ${bytes} bytes is too large`, answer);
         if (answer === 'not-joined') return new CpgError(CpgErrorCode.notJoined, `not in group ${group}`, answer);
@@ -251,17 +251,25 @@ export class CpgClient {
 
   /** Connects, subscribes to this connection's CPG events and initializes a handle. */
   static async connect(socketPath: string, options: CpgClientOptions = {}): Promise<CpgClient> {
-    const ipc = await IpcClient.connect(socketPath, { ...options, clientName: options.clientName ?? 'carillon-cpg-client' });
+    // Binary frames unless the caller says otherwise: hex and JSON cost more than the ring does.
+    const ipc = await IpcClient.connect(socketPath, { ...options, binaryCpg: options.binaryCpg ?? true, clientName: options.clientName ?? 'carillon-cpg-client' });
     try {
       let client: CpgClient | null = null;
-      const early: CpgEventJson[] = [];
+      const early: Array<CpgEventJson | IpcCpgDelivery> = [];
+      ipc.onCpgDeliver((event) => {
+        if (client === null) early.push(event);
+        else client.receiveDelivery(event);
+      });
       await ipc.subscribe('cpg', (event) => {
         if (client === null) early.push(event);
         else client.receive(event);
       });
       const init = await ipc.call('cpg.initialize', options.pid === undefined ? {} : { pid: options.pid });
       client = new CpgClient(ipc, init, options);
-      for (const event of early) client.receive(event);
+      for (const event of early) {
+        if ('event' in event) client.receive(event);
+        else client.receiveDelivery(event);
+      }
       return client;
     } catch (e) {
       await ipc.close().catch(() => undefined);
@@ -303,9 +311,9 @@ export class CpgClient {
    * Resolves once the daemon queued it for the ring; several may be pending at once.
    */
   mcast(group: string, payload: Uint8Array | string): Promise<void> {
-    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    const payloadHex = bytes.toString('hex');
-    return this.chain.then(() => this.pipeline.push(group, payloadHex));
+    // A copy of caller-owned bytes: the message is sent later, and the caller may reuse its buffer.
+    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Uint8Array.prototype.slice.call(payload);
+    return this.chain.then(() => this.pipeline.push(group, bytes));
   }
 
   /** Members of any group as this node knows them (cpg_membership_get). */
@@ -353,6 +361,11 @@ export class CpgClient {
     await this.ipc.close();
   }
 
+  private receiveDelivery(event: IpcCpgDelivery): void {
+    if (event.handle !== this.handle) return;
+    this.emit({ type: 'deliver', group: event.group, nodeId: event.nodeId, pid: event.pid, payload: event.payload });
+  }
+
   private receive(event: CpgEventJson): void {
     if (event.handle !== this.handle) return;
     let converted: CpgClientEvent;
@@ -369,6 +382,10 @@ export class CpgClient {
       default:
         return;
     }
+    this.emit(converted);
+  }
+
+  private emit(converted: CpgClientEvent): void {
     const set = this.listeners[converted.type] as Set<(e: CpgClientEvent) => void>;
     for (const listener of [...set]) listener(converted);
     for (const queue of [...this.queues]) queue.push(converted);

@@ -43,7 +43,15 @@
 // for the connection (IPC_UNREACHABLE, IPC_TIMEOUT, IPC_CLOSED) and the daemon's typed
 // errors (CMAP_ERR_NOT_EXIST, QUORUM_ERR_INVALID_PARAM, IPC_UNAVAILABLE, ...).
 
-export { IpcClient, IpcClientError, IpcClientErrorCode, type IpcConnectOptions, type IpcCallOptions } from './ipc-client';
+export {
+  IpcClient,
+  IpcClientError,
+  IpcClientErrorCode,
+  type IpcConnectOptions,
+  type IpcCallOptions,
+  type IpcCpgDelivery,
+  type CpgMcastRequest,
+} from './ipc-client';
 export {
   CpgClient,
   CpgError,

@@ -13,8 +13,17 @@
 
 import * as net from 'node:net';
 import {
+  CPG_BINARY_FEATURE,
+  FrameType,
+  IpcStreamReader,
+  encodeCpgMcastFrame,
+  parseCpgDeliverFrame,
+  parseCpgMcastResultFrame,
+} from '../ipc/binary-frames';
+import type { CpgEventJson, CpgMcastResultName } from '../ipc/daemon-api';
+import {
   type HelloResult,
-  type IpcErrorCode,
+  IpcErrorCode,
   type IpcMethod,
   type IpcParamsMap,
   type IpcResultMap,
@@ -64,6 +73,32 @@ export interface IpcConnectOptions {
   timeoutMs?: number;
   /** Sent in hello for the daemon's logs. */
   clientName?: string;
+  /**
+   * Ask for binary CPG frames (src/ipc/binary-frames.ts): cpgMcast() sends frames and
+   * deliveries arrive as frames (to onCpgDeliver listeners, or converted for 'cpg'
+   * subscribers when there are none). Default false; a server without the feature
+   * simply leaves it off.
+   */
+  binaryCpg?: boolean;
+}
+
+/** A CPG delivery as a binary frame brings it. */
+export interface IpcCpgDelivery {
+  handle: number;
+  group: string;
+  nodeId: number;
+  pid: number;
+  /** The message; this buffer belongs to the listener. */
+  payload: Buffer;
+}
+
+/** What cpgMcast() sends. */
+export interface CpgMcastRequest {
+  handle: number;
+  group: string;
+  payload: Uint8Array;
+  /** The pipelining number (see cpg.mcast in protocol.ts). */
+  seq?: number;
 }
 
 export interface IpcCallOptions {
@@ -113,11 +148,16 @@ export class IpcClient {
     const deadline = Date.now() + timeoutMs;
     const connection = await Connection.open(socketPath, timeoutMs);
     try {
-      const params = options.clientName === undefined ? { version: IpcProtocolVersion } : { version: IpcProtocolVersion, client: options.clientName };
+      const params = {
+        version: IpcProtocolVersion,
+        ...(options.clientName === undefined ? {} : { client: options.clientName }),
+        ...(options.binaryCpg === true ? { features: [CPG_BINARY_FEATURE] } : {}),
+      };
       const hello = await connection.call(IpcMethods.hello, params, Math.max(1, deadline - Date.now()));
       if (!isHelloResult(hello)) {
         throw new IpcClientError(IpcClientErrorCode.protocol, socketPath, `${socketPath}: the server's hello answer is not carillond protocol version ${IpcProtocolVersion}`);
       }
+      if (options.binaryCpg === true && hello.features?.includes(CPG_BINARY_FEATURE) === true) connection.enableBinaryCpg();
       return new IpcClient(connection, hello);
     } catch (e) {
       connection.close();
@@ -131,6 +171,29 @@ export class IpcClient {
     const timeoutMs = options?.timeoutMs ?? this.connection.timeoutMs;
     // The protocol guarantees the shape for a well-behaved server; results are not re-validated.
     return this.connection.call(method, params, timeoutMs) as Promise<IpcResultMap[M]>;
+  }
+
+  /** True when hello turned binary CPG frames on for this connection. */
+  get binaryCpg(): boolean {
+    return this.connection.binaryCpg;
+  }
+
+  /** cpg.mcast: as a frame when binaryCpg, else as a JSON line with hex. Resolves with the daemon's answer. */
+  async cpgMcast(request: CpgMcastRequest, options?: IpcCallOptions): Promise<CpgMcastResultName> {
+    const timeoutMs = options?.timeoutMs ?? this.connection.timeoutMs;
+    if (this.connection.binaryCpg) return this.connection.callMcastFrame(request, timeoutMs);
+    const { payload, ...rest } = request;
+    const payloadHex = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('hex');
+    const answer = (await this.connection.call(IpcMethods.cpgMcast, { ...rest, payloadHex }, timeoutMs)) as IpcResultMap['cpg.mcast'];
+    return answer.result;
+  }
+
+  /** Listens to deliveries that come as binary frames; returns the function that stops it. */
+  onCpgDeliver(listener: (event: IpcCpgDelivery) => void): () => void {
+    this.connection.deliverListeners.add(listener);
+    return () => {
+      this.connection.deliverListeners.delete(listener);
+    };
   }
 
   /**
@@ -177,9 +240,16 @@ class Connection {
   private readonly pending = new Map<number, PendingCall>();
   private readonly listeners = new Map<string, Set<(event: unknown) => void>>();
   private nextId = 1;
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  private outgoing: string[] = [];
+  private readonly reader: IpcStreamReader;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  /** Output of this turn: lines and frames, written together. */
+  private outgoing: Array<string | Buffer> = [];
+  private outgoingBinary = false;
+  /** Set once hello negotiated cpg-binary. */
+  binaryCpg = false;
+  readonly deliverListeners = new Set<(event: IpcCpgDelivery) => void>();
+  /** The last group name encoded or decoded for a frame (one group is the usual case). */
+  private lastGroup: { text: string; bytes: Buffer } | null = null;
   /** The first reason the connection ended; null while open or after close(). */
   private closeReason: IpcClientError | null = null;
   private isEnded = false;
@@ -192,7 +262,22 @@ class Connection {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.reader = new IpcStreamReader(IpcClientDefaults.lineBytesMax, () => this.binaryCpg);
+    const sink = {
+      line: (bytes: Buffer): boolean => {
+        this.onLine(bytes.toString('utf8'));
+        return !this.isEnded;
+      },
+      frame: (type: number, body: Buffer): boolean => {
+        this.onFrame(type, body);
+        return !this.isEnded;
+      },
+      tooLong: (bytes: number): void =>
+        this.fail(new IpcClientError(IpcClientErrorCode.protocol, socketPath, `${socketPath}: the server sent a line or frame of ${bytes} bytes, more than ${IpcClientDefaults.lineBytesMax}`)),
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.isEnded) this.reader.feed(chunk, sink);
+    });
     socket.on('error', (e: NodeJS.ErrnoException) => {
       this.fail(new IpcClientError(IpcClientErrorCode.closed, socketPath, `${socketPath}: connection failed: ${e.message}`, { cause: e }));
     });
@@ -229,29 +314,67 @@ class Connection {
   }
 
   call(method: IpcMethod, params: object | undefined, timeoutMs: number): Promise<unknown> {
+    return this.request(method, timeoutMs, (id) => encodeRequest(id, method, params as IpcParamsMap[IpcMethod] | undefined));
+  }
+
+  /** cpg.mcast as a frame (binaryCpg only). */
+  callMcastFrame(request: CpgMcastRequest, timeoutMs: number): Promise<CpgMcastResultName> {
+    let groupBytes: Buffer;
+    const last = this.lastGroup;
+    if (last !== null && last.text === request.group) groupBytes = last.bytes;
+    else {
+      groupBytes = Buffer.from(request.group, 'utf8');
+      this.lastGroup = { text: request.group, bytes: groupBytes };
+    }
+    // Checked here so that a bad name is the caller's error, not a broken frame.
+    if (groupBytes.length < 1 || groupBytes.length > 128) {
+      return Promise.reject(new IpcClientError(IpcErrorCode.badParams, this.socketPath, `cpg.mcast: a group name has 1..128 bytes, got ${groupBytes.length}`));
+    }
+    return this.request(IpcMethods.cpgMcast, timeoutMs, (id) => encodeCpgMcastFrame(id, request.handle, groupBytes, request.payload, request.seq)) as Promise<CpgMcastResultName>;
+  }
+
+  private request(method: IpcMethod, timeoutMs: number, encode: (id: number) => string | Buffer): Promise<unknown> {
     if (this.isEnded) {
       return Promise.reject(this.closeReason ?? new IpcClientError(IpcClientErrorCode.closed, this.socketPath, `${this.socketPath}: the connection is closed`));
     }
-    const id = this.nextId++;
+    const id = this.nextId;
+    // Ids stay u32 (frames carry them in 32 bits); after 2^32 - 1 requests they start again at 1.
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    let output: string | Buffer;
+    try {
+      output = encode(id);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new IpcClientError(IpcClientErrorCode.timeout, this.socketPath, `${this.socketPath}: ${method} got no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.write(encodeRequest(id, method, params as IpcParamsMap[IpcMethod] | undefined));
+      this.write(output);
     });
   }
 
   /** Requests made in one turn go out in one socket write (pipelined calls, one syscall). */
-  private write(line: string): void {
-    this.outgoing.push(line);
+  private write(item: string | Buffer): void {
+    this.outgoing.push(item);
+    if (typeof item !== 'string') this.outgoingBinary = true;
     if (this.outgoing.length > 1) return;
     queueMicrotask(() => {
-      const lines = this.outgoing;
+      const items = this.outgoing;
+      const binary = this.outgoingBinary;
       this.outgoing = [];
-      if (!this.isEnded) this.socket.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+      this.outgoingBinary = false;
+      if (this.isEnded) return;
+      if (items.length === 1) this.socket.write(items[0] as string | Buffer);
+      else if (!binary) this.socket.write(items.join(''));
+      else this.socket.write(Buffer.concat(items.map((item) => (typeof item === 'string' ? Buffer.from(item) : item))));
     });
+  }
+
+  enableBinaryCpg(): void {
+    this.binaryCpg = true;
   }
 
   /** True when this is the topic's first listener. */
@@ -276,7 +399,7 @@ class Connection {
 
   close(): void {
     if (this.isEnded) return;
-    if (this.outgoing.length > 0) this.socket.write(this.outgoing.join(''));
+    for (const item of this.outgoing) this.socket.write(item);
     this.outgoing = [];
     this.finish(null, new IpcClientError(IpcClientErrorCode.closed, this.socketPath, `${this.socketPath}: the connection was closed by the client`));
     this.socket.end();
@@ -302,27 +425,48 @@ class Connection {
     this.resolveClosed(reason);
   }
 
-  private onData(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const newline = chunk.indexOf(0x0a, start);
-      if (newline === -1) break;
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]);
-      this.partial = [];
-      this.partialBytes = 0;
-      this.onLine(line.toString('utf8'));
-      if (this.isEnded) return;
-    }
-    const rest = chunk.subarray(start);
-    if (rest.length === 0) return;
-    this.partialBytes += rest.length;
-    if (this.partialBytes > IpcClientDefaults.lineBytesMax) {
-      this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: the server sent a line longer than ${IpcClientDefaults.lineBytesMax} bytes`));
+  private onFrame(type: number, body: Buffer): void {
+    if (type === FrameType.cpgMcastResult) {
+      const parsed = parseCpgMcastResultFrame(body);
+      if (!parsed.ok) {
+        this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: ${parsed.error}`));
+        return;
+      }
+      const { id, result } = parsed.value;
+      this.settle(id, (call) => call.resolve(result));
       return;
     }
-    this.partial.push(rest);
+    if (type !== FrameType.cpgDeliver) {
+      this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: the server sent a frame of unknown type ${type}`));
+      return;
+    }
+    const parsed = parseCpgDeliverFrame(body);
+    if (!parsed.ok) {
+      this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: ${parsed.error}`));
+      return;
+    }
+    const frame = parsed.value;
+    let group: string;
+    const last = this.lastGroup;
+    if (last !== null && last.bytes.equals(frame.groupBytes)) group = last.text;
+    else {
+      try {
+        group = this.decoder.decode(frame.groupBytes);
+      } catch {
+        this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: a delivery's group name is not UTF-8`));
+        return;
+      }
+      this.lastGroup = { text: group, bytes: Buffer.from(frame.groupBytes) };
+    }
+    // A copy: the body is a view into a socket chunk.
+    const payload = Buffer.from(frame.payload);
+    if (this.deliverListeners.size > 0) {
+      const event: IpcCpgDelivery = { handle: frame.handle, group, nodeId: frame.nodeId, pid: frame.pid, payload };
+      for (const listener of [...this.deliverListeners]) listener(event);
+      return;
+    }
+    const event: CpgEventJson = { handle: frame.handle, event: 'deliver', group, nodeId: frame.nodeId, pid: frame.pid, payloadHex: payload.toString('hex') };
+    for (const listener of [...(this.listeners.get('cpg') ?? [])]) listener(event);
   }
 
   private onLine(line: string): void {

@@ -18,7 +18,7 @@ export type McastAnswer = 'queued' | 'full' | 'try-again' | 'not-joined' | 'too-
 
 export interface McastPipelineOptions {
   /** Sends one message with its seq; resolves with the daemon's answer. */
-  readonly send: (payloadHex: string, group: string, seq: number) => Promise<McastAnswer>;
+  readonly send: (payload: Uint8Array, group: string, seq: number) => Promise<McastAnswer>;
   /** Messages in flight at most. */
   readonly window: number;
   readonly initialDelayMs: number;
@@ -30,7 +30,7 @@ export interface McastPipelineOptions {
 
 interface Entry {
   readonly group: string;
-  readonly payloadHex: string;
+  readonly payload: Uint8Array;
   readonly seq: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -59,9 +59,9 @@ export class McastPipeline {
   }
 
   /** Queues one message; resolves when the daemon has queued it for the ring. */
-  push(group: string, payloadHex: string): Promise<void> {
+  push(group: string, payload: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ group, payloadHex, seq: this.nextSeq, resolve, reject, refusedAtMs: null });
+      this.waiting.push({ group, payload, seq: this.nextSeq, resolve, reject, refusedAtMs: null });
       this.nextSeq = (this.nextSeq + 1) >>> 0;
       this.pump();
     });
@@ -99,7 +99,7 @@ export class McastPipeline {
       const entry = this.waiting[this.waitingHead] as Entry;
       this.waitingHead += 1;
       this.inflight.push(entry);
-      this.options.send(entry.payloadHex, entry.group, entry.seq).then(
+      this.options.send(entry.payload, entry.group, entry.seq).then(
         (answer) => this.answered(entry, answer),
         (error: unknown) => this.answered(entry, error instanceof Error ? error : new Error(String(error))),
       );
@@ -128,12 +128,12 @@ export class McastPipeline {
       if (entry.refusedAtMs === null) entry.refusedAtMs = now;
       this.refusing = true;
       if (now - entry.refusedAtMs > this.options.timeoutMs) {
-        entry.reject(this.options.failure(answer, entry.payloadHex.length / 2, entry.group, now - entry.refusedAtMs));
+        entry.reject(this.options.failure(answer, entry.payload.length, entry.group, now - entry.refusedAtMs));
       } else this.resend.push(entry);
     } else if (answer === 'queued') {
       entry.resolve();
       if (!this.refusing) this.delayMs = this.options.initialDelayMs;
-    } else entry.reject(this.options.failure(answer, entry.payloadHex.length / 2, entry.group, 0));
+    } else entry.reject(this.options.failure(answer, entry.payload.length, entry.group, 0));
     if (this.inflightHead === this.inflight.length) this.burstDone();
   }
 

@@ -108,6 +108,14 @@ export type CpgHandleEventJson =
 
 export type CpgEventJson = CpgHandleEventJson & { handle: number };
 
+/**
+ * One event of one CPG handle inside the daemon: as CpgHandleEventJson, but a delivery
+ * carries its bytes (the IPC server writes them as hex or as a binary frame).
+ */
+export type CpgHandleEvent =
+  | { event: 'deliver'; group: string; nodeId: number; pid: number; payload: Uint8Array }
+  | Exclude<CpgHandleEventJson, { event: 'deliver' }>;
+
 /** `quorum.status`: votequorum's status (corosync-quorumtool -s) plus the quorum service's verdict. */
 export interface QuorumStatusJson {
   /** 'corosync_votequorum', or null without a quorum provider (then always quorate). */
@@ -185,7 +193,7 @@ export interface DaemonCpgHandle {
  * Listeners are called synchronously, in delivery order, and must not throw.
  */
 export interface DaemonServicesApi {
-  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle;
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEvent) => void): DaemonCpgHandle;
   cpgMembership(group: string): CpgMemberJson[];
   cpgGroups(): CpgGroupJson[];
   quorumStatus(): QuorumStatusJson;

@@ -9,9 +9,12 @@
 // The error id is null when the line carried no usable id (bad JSON, bad envelope) and
 // for connection-level errors (line too long, slow consumer, too many clients).
 //
-// The first request on a connection must be `hello` { version: 1, client?: string };
-// anything else first gets IPC_HELLO_REQUIRED (the server tracks that; it is session
-// state), a different version gets IPC_VERSION. The envelope is JSON-RPC-like rather
+// The first request on a connection must be `hello` { version: 1, client?: string,
+// features?: string[] }; anything else first gets IPC_HELLO_REQUIRED (the server tracks
+// that; it is session state), a different version gets IPC_VERSION. `features` asks for
+// optional extensions; the answer's `features` lists those the server turned on. The one
+// extension so far, `cpg-binary`, adds binary frames for cpg.mcast and CPG deliveries
+// next to the lines (src/ipc/binary-frames.ts). The envelope is JSON-RPC-like rather
 // than JSON-RPC 2.0 because the daemon needs neither batches nor the "jsonrpc" member.
 //
 // Services (added in version 1 without breaking it; a daemon without services answers
@@ -55,6 +58,7 @@
 // never throws: every malformed line yields exactly one typed error.
 
 import { type Result, err, ok } from '../base/result';
+import { CPG_BINARY_FEATURE } from './binary-frames';
 import { isCmapValueTypeName } from './cmap-json';
 import type {
   AmfProcessJson,
@@ -207,13 +211,23 @@ export interface HelloParams {
   version: number;
   /** Free-form client name for the daemon's logs, e.g. "carillon-cli/0.1.0". */
   client?: string;
+  /** Optional features the client would use (see src/ipc/binary-frames.ts); unknown ones are ignored. */
+  features?: string[];
 }
 
 export interface HelloResult {
   version: typeof IpcProtocolVersion;
   server: typeof IpcServerName;
   nodeId: number;
+  /** The asked-for features the server turned on; present when hello listed features. */
+  features?: string[];
 }
+
+/** Optional protocol features a server knows. */
+export const IpcFeatures = [CPG_BINARY_FEATURE] as const;
+/** hello.params.features: at most this many names of at most this many characters. */
+const FEATURES_MAX = 16;
+const FEATURE_LENGTH_MAX = 64;
 
 export interface CpgHandleParams {
   handle: number;
@@ -476,13 +490,20 @@ function fields(required: Record<string, Field>, optional: Record<string, Field>
 
 const paramsChecks: Record<IpcMethod, ParamsCheck> = {
   hello: (params) => {
-    const extra = onlyMembers('version', 'client')(params);
+    const extra = onlyMembers('version', 'client', 'features')(params);
     if (extra !== null) return extra;
     if (!Object.hasOwn(params, 'version')) return 'hello needs params.version';
     if (!Number.isSafeInteger(params['version'])) return `params.version must be an integer, got ${quote(params['version'])}`;
     const client = params['client'];
     if (client !== undefined && (typeof client !== 'string' || client.length > CLIENT_NAME_LENGTH_MAX)) {
       return `params.client must be a string of at most ${CLIENT_NAME_LENGTH_MAX} characters`;
+    }
+    const features = params['features'];
+    if (
+      features !== undefined &&
+      (!Array.isArray(features) || features.length > FEATURES_MAX || !features.every((f) => typeof f === 'string' && f.length >= 1 && f.length <= FEATURE_LENGTH_MAX))
+    ) {
+      return `params.features must be an array of at most ${FEATURES_MAX} names of 1..${FEATURE_LENGTH_MAX} characters`;
     }
     return null;
   },

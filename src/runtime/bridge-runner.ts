@@ -137,7 +137,8 @@ export class BridgeRunner implements DaemonBridgeApi {
       if (this.stopped) return;
       if (event.event === 'deliver') {
         if (event.group !== ASTERISK_GROUP) return;
-        this.core.cpgDeliver({ nodeId: event.nodeId, pid: event.pid }, new Uint8Array(Buffer.from(event.payloadHex, 'hex')), this.tick());
+        // A copy: the core may keep the event (its cache) beyond this call.
+        this.core.cpgDeliver({ nodeId: event.nodeId, pid: event.pid }, event.payload.slice(), this.tick());
       } else if (event.event === 'confchg') {
         if (event.group !== ASTERISK_GROUP) return;
         const strip = (m: { nodeId: number; pid: number }): { nodeId: number; pid: number } => ({ nodeId: m.nodeId, pid: m.pid });

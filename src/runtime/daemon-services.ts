@@ -32,7 +32,7 @@ import {
   type CmapTrackFlagsJson,
   type CmapValueTypeName,
   type CpgGroupJson,
-  type CpgHandleEventJson,
+  type CpgHandleEvent,
   type CpgMemberChangeJson,
   type CpgMemberJson,
   type DaemonCpgHandle,
@@ -80,10 +80,6 @@ export interface DaemonServicesOptions {
 
 function ringJson(ring: RingId): RingIdJson {
   return { rep: ring.rep, seq: ring.seq.toString() };
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function changeJson(c: CpgMemberChange): CpgMemberChangeJson {
@@ -191,12 +187,12 @@ export class DaemonServices implements DaemonServicesApi {
   // -------------------------------------------------------------------------------------
   // DaemonServicesApi: cpg
 
-  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle {
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEvent) => void): DaemonCpgHandle {
     const handle = this.cpg.tryConnect(options.pid === undefined ? {} : { pid: options.pid });
     if (handle === 'too-many-handles') throw new DaemonApiError(IpcErrorCode.cpgTooManyHandles, 'the daemon holds as many CPG handles as it may');
     if (handle === 'bad-pid') throw new DaemonApiError(IpcErrorCode.cpgBadPid, `pid ${String(options.pid)} is not a u32`);
     this.handles.add(handle);
-    handle.onDeliver((e) => listener({ event: 'deliver', group: e.group, nodeId: e.nodeId, pid: e.pid, payloadHex: hex(e.payload) }));
+    handle.onDeliver((e) => listener({ event: 'deliver', group: e.group, nodeId: e.nodeId, pid: e.pid, payload: e.payload }));
     handle.onConfchg((e) =>
       listener({
         event: 'confchg',

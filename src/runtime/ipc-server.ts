@@ -39,12 +39,23 @@ import {
   type DaemonAmfApi,
   type DaemonApi,
   type DaemonBridgeApi,
+  type CpgHandleEvent,
+  type CpgMcastResultName,
   type DaemonCpgHandle,
   type DaemonSamRegistration,
+  type DaemonServicesApi,
   DaemonApiError,
   type TotemEventJson,
   isDaemonApiError,
 } from '../ipc/daemon-api';
+import {
+  CPG_BINARY_FEATURE,
+  FrameType,
+  IpcStreamReader,
+  encodeCpgDeliverFrame,
+  encodeCpgMcastResultFrame,
+  parseCpgMcastFrame,
+} from '../ipc/binary-frames';
 import {
   type IpcErrorCode as IpcErrorCodeType,
   type IpcMethod,
@@ -451,11 +462,14 @@ class ClientSession {
   private readonly server: SessionHost;
   private readonly settings: Settings;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
+  private readonly reader: IpcStreamReader;
   private helloDone = false;
-  /** Lines waiting for the socket to drain; Node's own buffer holds at most about one. */
-  private queue: string[] = [];
+  /** hello negotiated `cpg-binary`: cpg.mcast may come as frames, deliveries go out as frames. */
+  private binaryCpg = false;
+  /** The last group name a cpg-mcast frame carried, bytes and text (one group is the usual case). */
+  private lastMcastGroup: { bytes: Buffer; text: string } | null = null;
+  /** Output waiting for the socket to drain: lines and frames. Node's own buffer holds at most about one write. */
+  private queue: Array<string | Buffer> = [];
   /** Index of the first unwritten line in `queue` (shifting a long array is O(n)). */
   private queueHead = 0;
   private queuedBytes = 0;
@@ -480,7 +494,21 @@ class ClientSession {
     this.socket = socket;
     this.server = server;
     this.settings = settings;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.reader = new IpcStreamReader(settings.lineBytesMax, () => this.binaryCpg);
+    const sink = {
+      line: (bytes: Buffer): boolean => {
+        this.onLine(bytes);
+        return !this.ended;
+      },
+      frame: (type: number, body: Buffer): boolean => {
+        this.onFrame(type, body);
+        return !this.ended;
+      },
+      tooLong: (): void => this.lineTooLong(),
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.ended) this.reader.feed(chunk, sink);
+    });
     socket.on('drain', () => this.flush());
     // ECONNRESET/EPIPE from a client that went away: the session ends, nothing else.
     socket.on('error', () => {
@@ -496,14 +524,14 @@ class ClientSession {
   }
 
   /**
-   * Queues one line; false when the session is ending (or ends because of this line).
-   * Lines are written in batches, one socket write per microtask turn: a burst of
-   * answers and deliveries (a whole packed Totem packet, a chunk of pipelined
+   * Queues one line or frame; false when the session is ending (or ends because of it).
+   * Output is written in batches, one socket write per event-loop turn: a burst of
+   * answers and deliveries (the packets of a token rotation, a chunk of pipelined
    * requests) costs one syscall instead of one each.
    */
-  send(line: string): boolean {
+  send(line: string | Buffer): boolean {
     if (this.ended) return false;
-    const bytes = Buffer.byteLength(line);
+    const bytes = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
     if (this.socket.writableLength + this.queuedBytes + bytes > this.settings.outputBytesMax) {
       this.server.countError(IpcErrorCode.slowConsumer);
       const message = `more than ${this.settings.outputBytesMax} bytes of output are waiting for this client; disconnecting it`;
@@ -514,7 +542,9 @@ class ClientSession {
     this.queuedBytes += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      // After the poll phase: every datagram libuv read in this turn (up to 32 per
+      // socket) has been processed by then, so their deliveries share one write.
+      setImmediate(() => {
         this.flushScheduled = false;
         this.flush();
       });
@@ -574,7 +604,7 @@ class ClientSession {
     this.queue = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
-    this.partial = [];
+    this.reader.stop();
     this.server.sessionClosed(this, reason);
     if (finalLine === null) this.socket.end();
     else this.socket.end(finalLine);
@@ -582,16 +612,25 @@ class ClientSession {
     this.closeTimer.unref();
   }
 
-  /** Writes queued lines, at most WRITE_BATCH_BYTES_MAX per write, until the socket needs a drain. */
+  /** Writes queued output, at most WRITE_BATCH_BYTES_MAX per write, until the socket needs a drain. */
   private flush(): void {
     while (this.queueHead < this.queue.length && !this.socket.writableNeedDrain && !this.ended) {
       let end = this.queueHead;
       let bytes = 0;
+      let allText = true;
       while (end < this.queue.length && (end === this.queueHead || bytes < WRITE_BATCH_BYTES_MAX)) {
-        bytes += Buffer.byteLength(this.queue[end] as string);
+        const item = this.queue[end] as string | Buffer;
+        if (typeof item === 'string') bytes += Buffer.byteLength(item);
+        else {
+          bytes += item.length;
+          allText = false;
+        }
         end += 1;
       }
-      const batch = end - this.queueHead === 1 ? (this.queue[this.queueHead] as string) : this.queue.slice(this.queueHead, end).join('');
+      let batch: string | Buffer;
+      if (end - this.queueHead === 1) batch = this.queue[this.queueHead] as string | Buffer;
+      else if (allText) batch = this.queue.slice(this.queueHead, end).join('');
+      else batch = Buffer.concat(this.queue.slice(this.queueHead, end).map((item) => (typeof item === 'string' ? Buffer.from(item) : item)), bytes);
       this.queueHead = end;
       this.queuedBytes -= bytes;
       this.socket.write(batch);
@@ -605,36 +644,10 @@ class ClientSession {
     }
   }
 
-  private onData(chunk: Buffer): void {
-    let start = 0;
-    while (!this.ended) {
-      const newline = chunk.indexOf(0x0a, start);
-      if (newline === -1) break;
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (this.partialBytes + piece.length > this.settings.lineBytesMax) {
-        this.lineTooLong();
-        return;
-      }
-      const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]);
-      this.partial = [];
-      this.partialBytes = 0;
-      this.onLine(line);
-    }
-    if (this.ended || start === chunk.length) return;
-    const rest = chunk.subarray(start);
-    if (this.partialBytes + rest.length > this.settings.lineBytesMax) {
-      this.lineTooLong();
-      return;
-    }
-    this.partial.push(rest);
-    this.partialBytes += rest.length;
-  }
-
   private lineTooLong(): void {
     this.server.countRequest();
     this.server.countError(IpcErrorCode.lineTooLong);
-    const message = `a request line is limited to ${this.settings.lineBytesMax} bytes; disconnecting`;
+    const message = `a request line (or frame) is limited to ${this.settings.lineBytesMax} bytes; disconnecting`;
     this.terminate(IpcDisconnectReason.lineTooLong, encodeError(null, IpcErrorCode.lineTooLong, message));
   }
 
@@ -668,14 +681,75 @@ class ClientSession {
     }
   }
 
+  /** A binary frame (only after hello turned cpg-binary on). */
+  private onFrame(type: number, body: Buffer): void {
+    this.server.countRequest();
+    if (type !== FrameType.cpgMcast) {
+      this.sendError(null, IpcErrorCode.badRequest, `frame type ${type} is not a request (a client sends cpg-mcast frames, type ${FrameType.cpgMcast})`);
+      return;
+    }
+    const parsed = parseCpgMcastFrame(body);
+    if (!parsed.ok) {
+      this.sendError(parsed.error.id, IpcErrorCode.badParams, parsed.error.message);
+      return;
+    }
+    const frame = parsed.value;
+    let group: string;
+    const last = this.lastMcastGroup;
+    if (last !== null && last.bytes.equals(frame.groupBytes)) group = last.text;
+    else {
+      try {
+        group = this.decoder.decode(frame.groupBytes);
+      } catch {
+        this.sendError(frame.id, IpcErrorCode.badParams, 'cpg-mcast: the group name is not valid UTF-8');
+        return;
+      }
+      this.lastMcastGroup = { bytes: Buffer.from(frame.groupBytes), text: group };
+    }
+    try {
+      const result = this.cpgMcast(frame.handle, group, frame.payload, frame.seq);
+      this.send(encodeCpgMcastResultFrame(frame.id, result));
+    } catch (e) {
+      if (isDaemonApiError(e)) this.sendError(frame.id, e.code as IpcErrorCodeType, e.message);
+      else this.sendError(frame.id, IpcErrorCode.internal, `cpg.mcast failed: ${errorMessage(e)}`);
+    }
+  }
+
+  /**
+   * cpg.mcast, from a line or a frame: go-back-N for pipelined (seq) requests, see
+   * protocol.ts. `payload` may be a view into the input; the CPG service copies it.
+   */
+  private cpgMcast(handleId: number, group: string, payload: Uint8Array, seq: number | undefined): CpgMcastResultName {
+    this.services(IpcMethods.cpgMcast);
+    const handle = this.cpgHandle(handleId);
+    const refused = this.mcastRefusedSeq.get(handleId);
+    // Go-back-N: a later message of a pipeline whose earlier one was refused.
+    if (seq !== undefined && refused !== undefined && seq !== refused) return 'try-again';
+    const result = handle.mcast(group, payload);
+    if (seq !== undefined) {
+      if (result === 'full' || result === 'try-again') this.mcastRefusedSeq.set(handleId, seq);
+      else this.mcastRefusedSeq.delete(handleId);
+    }
+    return result;
+  }
+
   private dispatch(request: IpcRequest): void {
     const api = this.settings.api;
     switch (request.method) {
-      case IpcMethods.hello:
-        this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId: this.settings.nodeId ?? api.status().nodeId });
+      case IpcMethods.hello: {
+        const nodeId = this.settings.nodeId ?? api.status().nodeId;
+        const asked = request.params.features;
+        if (asked === undefined) this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId });
+        else {
+          // Frames only where they can be served: a daemon without services has no CPG.
+          const features = asked.filter((f) => f === CPG_BINARY_FEATURE && api.services !== undefined);
+          this.respond(request.id, request.method, { version: IpcProtocolVersion, server: IpcServerName, nodeId, features: [...new Set(features)] });
+          this.binaryCpg = features.length > 0;
+        }
         this.helloDone = true;
         this.name = request.params.client ?? null;
         return;
+      }
       case IpcMethods.status:
         this.respond(request.id, request.method, api.status());
         return;
@@ -774,8 +848,7 @@ class ClientSession {
 
   /** The service methods (cpg.*, quorum.*, cmap.*); DaemonApiErrors become typed error lines. */
   private dispatchService(request: IpcRequest): void {
-    const services = this.settings.api.services;
-    if (services === undefined) throw new DaemonApiError(IpcErrorCode.unavailable, `${request.method}: this daemon runs no services`);
+    const services = this.services(request.method);
     switch (request.method) {
       case IpcMethods.cpgSubscribe:
         this.topics.add(IpcTopics.cpg);
@@ -792,7 +865,7 @@ class ClientSession {
         const id = this.server.nextServiceId();
         const options = request.params.pid === undefined ? {} : { pid: request.params.pid };
         const handle = services.cpgInitialize(options, (event) => {
-          if (this.topics.has(IpcTopics.cpg)) this.push(IpcTopics.cpg, { handle: id, ...event });
+          if (this.topics.has(IpcTopics.cpg)) this.pushCpg(id, event);
         });
         this.cpgHandles.set(id, handle);
         this.respond(request.id, request.method, { handle: id, pid: handle.pid, nodeId: this.settings.nodeId ?? this.settings.api.status().nodeId });
@@ -805,21 +878,8 @@ class ClientSession {
         this.respond(request.id, request.method, { result: this.cpgHandle(request.params.handle).leave(request.params.group) });
         return;
       case IpcMethods.cpgMcast: {
-        const handle = this.cpgHandle(request.params.handle);
-        const { seq } = request.params;
-        const refused = this.mcastRefusedSeq.get(request.params.handle);
-        if (seq !== undefined && refused !== undefined && seq !== refused) {
-          // Go-back-N: a later message of a pipeline whose earlier one was refused.
-          this.respond(request.id, request.method, { result: 'try-again' });
-          return;
-        }
         const payload = Buffer.from(request.params.payloadHex, 'hex');
-        const result = handle.mcast(request.params.group, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
-        if (seq !== undefined) {
-          if (result === 'full' || result === 'try-again') this.mcastRefusedSeq.set(request.params.handle, seq);
-          else this.mcastRefusedSeq.delete(request.params.handle);
-        }
-        this.respond(request.id, request.method, { result });
+        this.respond(request.id, request.method, { result: this.cpgMcast(request.params.handle, request.params.group, payload, request.params.seq) });
         return;
       }
       case IpcMethods.cpgFinalize: {
@@ -907,6 +967,12 @@ class ClientSession {
     }
   }
 
+  private services(method: string): DaemonServicesApi {
+    const services = this.settings.api.services;
+    if (services === undefined) throw new DaemonApiError(IpcErrorCode.unavailable, `${method}: this daemon runs no services`);
+    return services;
+  }
+
   private bridge(method: string): DaemonBridgeApi {
     const bridge = this.settings.api.bridge;
     if (bridge === undefined) {
@@ -919,6 +985,29 @@ class ClientSession {
     const handle = this.cpgHandles.get(id);
     if (handle === undefined) throw new DaemonApiError(IpcErrorCode.cpgBadHandle, `no CPG handle ${id} on this connection`);
     return handle;
+  }
+
+  /** A CPG event of handle `id`: a delivery as a frame when negotiated, else a line with hex. */
+  private pushCpg(id: number, event: CpgHandleEvent): void {
+    if (event.event !== 'deliver') {
+      this.push(IpcTopics.cpg, { handle: id, ...event });
+      return;
+    }
+    if (!this.binaryCpg) {
+      const { payload, ...rest } = event;
+      this.push(IpcTopics.cpg, { handle: id, ...rest, payloadHex: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('hex') });
+      return;
+    }
+    if (this.ended) return;
+    let frame: Buffer;
+    try {
+      frame = encodeCpgDeliverFrame(id, event.nodeId, event.pid, groupBytes(event.group), event.payload);
+    } catch (e) {
+      this.server.countError(IpcErrorCode.internal);
+      this.server.warn('ipc: cannot encode a cpg delivery', { error: errorMessage(e) });
+      return;
+    }
+    if (this.send(frame)) this.server.countNotification();
   }
 
   /** A push of a service topic; called from inside the daemon, so it never throws. */
@@ -943,6 +1032,20 @@ class ClientSession {
     this.server.countError(code);
     this.send(encodeError(id, code, message));
   }
+}
+
+/** UTF-8 of recently delivered group names: a delivery encodes its group without a lookup in the common case. */
+const groupBytesCache = new Map<string, Buffer>();
+const GROUP_BYTES_CACHE_MAX = 256;
+
+function groupBytes(group: string): Buffer {
+  let bytes = groupBytesCache.get(group);
+  if (bytes === undefined) {
+    if (groupBytesCache.size >= GROUP_BYTES_CACHE_MAX) groupBytesCache.clear();
+    bytes = Buffer.from(group, 'utf8');
+    groupBytesCache.set(group, bytes);
+  }
+  return bytes;
 }
 
 type ProbeResult = { kind: 'listening' } | { kind: 'stale' } | { kind: 'gone' } | { kind: 'unknown'; detail: string };

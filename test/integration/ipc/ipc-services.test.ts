@@ -11,115 +11,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  type CmapEntryJson,
-  type CmapTrackEventJson,
-  type CmapTrackFlagsJson,
-  type CpgHandleEventJson,
-  type DaemonCpgHandle,
-  type DaemonServicesApi,
-  type QuorumEventJson,
-  type QuorumStatusJson,
-  DaemonApiError,
-} from '../../../src/ipc/daemon-api';
+import type { DaemonServicesApi } from '../../../src/ipc/daemon-api';
 import { IpcErrorCode } from '../../../src/ipc/protocol';
 import { IpcServer } from '../../../src/runtime/ipc-server';
 import { CmapClient, CpgClient, CpgErrorCode, QuorumClient, type CpgClientEvent } from '../../../src/client';
-import { FakeDaemonApi, LineClient, makeTempDir, within } from './ipc-test-kit';
-
-interface FakeHandle {
-  readonly pid: number;
-  readonly listener: (event: CpgHandleEventJson) => void;
-  readonly calls: string[];
-  finalized: boolean;
-}
-
-class FakeServices implements DaemonServicesApi {
-  readonly handles: FakeHandle[] = [];
-  joinResult: ReturnType<DaemonCpgHandle['join']> = 'queued';
-  /** Answers of successive mcasts; 'queued' once they run out. */
-  mcastResults: Array<ReturnType<DaemonCpgHandle['mcast']>> = [];
-  readonly quorumListeners = new Set<(event: QuorumEventJson) => void>();
-  readonly tracks: Array<{ key: string; flags: CmapTrackFlagsJson; listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void; stopped: boolean }> = [];
-  private nextPid = 100;
-
-  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle {
-    const handle: FakeHandle = { pid: options.pid ?? this.nextPid++, listener, calls: [], finalized: false };
-    this.handles.push(handle);
-    return {
-      pid: handle.pid,
-      join: (group) => {
-        handle.calls.push(`join ${group}`);
-        return this.joinResult;
-      },
-      leave: (group) => {
-        handle.calls.push(`leave ${group}`);
-        return 'queued';
-      },
-      mcast: (group, payload) => {
-        const result = this.mcastResults.shift() ?? 'queued';
-        handle.calls.push(`mcast ${group} ${Buffer.from(payload).toString('hex')} ${result}`);
-        return result;
-      },
-      finalize: () => {
-        handle.finalized = true;
-      },
-    };
-  }
-
-  cpgMembership(): Array<{ nodeId: number; pid: number }> {
-    return [{ nodeId: 1, pid: 100 }];
-  }
-
-  cpgGroups(): Array<{ group: string; members: Array<{ nodeId: number; pid: number }> }> {
-    return [{ group: 'g', members: [{ nodeId: 1, pid: 100 }] }];
-  }
-
-  quorumStatus(): QuorumStatusJson {
-    return { provider: null, quorate: true, nodeId: 1, ringId: { rep: 1, seq: '4' }, expectedVotes: 0, highestExpected: 0, totalVotes: 0, quorum: 0, flags: [], members: [] };
-  }
-
-  quorumSetExpected(votes: number): void {
-    throw new DaemonApiError(IpcErrorCode.quorumInvalidParam, `votequorum refused expected votes ${votes}`);
-  }
-
-  quorumSetVotes(): void {
-    throw new DaemonApiError(IpcErrorCode.unavailable, 'no quorum provider');
-  }
-
-  subscribeQuorum(listener: (event: QuorumEventJson) => void): () => void {
-    this.quorumListeners.add(listener);
-    listener({ quorate: true, ringId: { rep: 1, seq: '4' }, members: [1, 2] });
-    return () => this.quorumListeners.delete(listener);
-  }
-
-  cmapGet(key: string): CmapEntryJson {
-    if (key !== 'totem.token') throw new DaemonApiError(IpcErrorCode.cmapNotExist, `${key} does not exist`);
-    return { key, type: 'uint32', value: 3000 };
-  }
-
-  cmapSet(key: string, type: CmapEntryJson['type'], value: number | string): CmapEntryJson {
-    return { key, type, value };
-  }
-
-  cmapDelete(): void {
-    throw new DaemonApiError(IpcErrorCode.cmapReadOnly, 'read-only');
-  }
-
-  cmapList(prefix: string): CmapEntryJson[] {
-    return [{ key: `${prefix}x`, type: 'string', value: 'y' }];
-  }
-
-  cmapTrack(key: string, flags: CmapTrackFlagsJson, listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void): () => void {
-    const track = { key, flags, listener, stopped: false };
-    this.tracks.push(track);
-    // A push that overtakes the track's own answer (the client must still route it).
-    if (key === 'early.') listener({ type: 'add', key: 'early.x', newValue: { type: 'uint8', value: 1 }, oldValue: null });
-    return () => {
-      track.stopped = true;
-    };
-  }
-}
+import { FakeDaemonApi, type FakeHandle, FakeServices, LineClient, makeTempDir, within } from './ipc-test-kit';
 
 let dir: string;
 let socketPath: string;
@@ -189,9 +85,9 @@ describe('IpcServer: service methods', () => {
     expect(await call(b, 2, 'cpg.membership', { group: 'g' })).toEqual({ id: 2, result: { group: 'g', members: [{ nodeId: 1, pid: 100 }] } });
 
     // Not subscribed: the event is dropped; subscribed: pushed with the handle number.
-    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '00' });
+    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payload: Buffer.from('00', 'hex') });
     expect(await call(a, 7, 'cpg.subscribe')).toEqual({ id: 7, result: { topic: 'cpg', subscribed: true } });
-    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '01' });
+    first.listener({ event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payload: Buffer.from('01', 'hex') });
     const firstHandle = handle - 1;
     expect(await a.next()).toEqual({ method: 'notify', params: { topic: 'cpg', event: { handle: firstHandle, event: 'deliver', group: 'asterisk', nodeId: 2, pid: 7, payloadHex: '01' } } });
 
@@ -327,8 +223,8 @@ describe('client library against the same server', () => {
       for await (const event of cpg.events()) iterated.push(event);
     })();
     fake.listener({ event: 'confchg', group: 'g', members: [{ nodeId: 1, pid: fake.pid }], joined: [{ nodeId: 1, pid: fake.pid, reason: 1, reasonName: 'join' }], left: [] });
-    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payloadHex: Buffer.from('a').toString('hex') });
-    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payloadHex: '' });
+    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payload: Buffer.from('a') });
+    fake.listener({ event: 'deliver', group: 'g', nodeId: 2, pid: 9, payload: new Uint8Array(0) });
     fake.listener({ event: 'totem-confchg', ringId: { rep: 1, seq: '8' }, members: [1, 2] });
     await within((async () => {
       while (iterated.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));

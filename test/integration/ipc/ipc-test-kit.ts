@@ -6,7 +6,21 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { DaemonApi, DaemonStatus, TotemEventJson } from '../../../src/ipc/daemon-api';
+import type {
+  CmapEntryJson,
+  CmapTrackEventJson,
+  CmapTrackFlagsJson,
+  CpgHandleEvent,
+  DaemonApi,
+  DaemonCpgHandle,
+  DaemonServicesApi,
+  DaemonStatus,
+  QuorumEventJson,
+  QuorumStatusJson,
+  TotemEventJson,
+} from '../../../src/ipc/daemon-api';
+import { DaemonApiError } from '../../../src/ipc/daemon-api';
+import { IpcErrorCode } from '../../../src/ipc/protocol';
 
 /** A three-node udpu cluster seen from node 1, with node 3 down. */
 export function sampleStatus(): DaemonStatus {
@@ -191,5 +205,101 @@ export class LineClient {
     const waiter = this.waiter;
     this.waiter = null;
     waiter?.();
+  }
+}
+
+/** A CPG handle FakeServices made: its listener and the calls made on it. */
+export interface FakeHandle {
+  readonly pid: number;
+  readonly listener: (event: CpgHandleEvent) => void;
+  readonly calls: string[];
+  finalized: boolean;
+}
+
+/** Scripted DaemonServicesApi: records CPG calls, answers from settable results. */
+export class FakeServices implements DaemonServicesApi {
+  readonly handles: FakeHandle[] = [];
+  joinResult: ReturnType<DaemonCpgHandle['join']> = 'queued';
+  /** Answers of successive mcasts; 'queued' once they run out. */
+  mcastResults: Array<ReturnType<DaemonCpgHandle['mcast']>> = [];
+  readonly quorumListeners = new Set<(event: QuorumEventJson) => void>();
+  readonly tracks: Array<{ key: string; flags: CmapTrackFlagsJson; listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void; stopped: boolean }> = [];
+  private nextPid = 100;
+
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEvent) => void): DaemonCpgHandle {
+    const handle: FakeHandle = { pid: options.pid ?? this.nextPid++, listener, calls: [], finalized: false };
+    this.handles.push(handle);
+    return {
+      pid: handle.pid,
+      join: (group) => {
+        handle.calls.push(`join ${group}`);
+        return this.joinResult;
+      },
+      leave: (group) => {
+        handle.calls.push(`leave ${group}`);
+        return 'queued';
+      },
+      mcast: (group, payload) => {
+        const result = this.mcastResults.shift() ?? 'queued';
+        handle.calls.push(`mcast ${group} ${Buffer.from(payload).toString('hex')} ${result}`);
+        return result;
+      },
+      finalize: () => {
+        handle.finalized = true;
+      },
+    };
+  }
+
+  cpgMembership(): Array<{ nodeId: number; pid: number }> {
+    return [{ nodeId: 1, pid: 100 }];
+  }
+
+  cpgGroups(): Array<{ group: string; members: Array<{ nodeId: number; pid: number }> }> {
+    return [{ group: 'g', members: [{ nodeId: 1, pid: 100 }] }];
+  }
+
+  quorumStatus(): QuorumStatusJson {
+    return { provider: null, quorate: true, nodeId: 1, ringId: { rep: 1, seq: '4' }, expectedVotes: 0, highestExpected: 0, totalVotes: 0, quorum: 0, flags: [], members: [] };
+  }
+
+  quorumSetExpected(votes: number): void {
+    throw new DaemonApiError(IpcErrorCode.quorumInvalidParam, `votequorum refused expected votes ${votes}`);
+  }
+
+  quorumSetVotes(): void {
+    throw new DaemonApiError(IpcErrorCode.unavailable, 'no quorum provider');
+  }
+
+  subscribeQuorum(listener: (event: QuorumEventJson) => void): () => void {
+    this.quorumListeners.add(listener);
+    listener({ quorate: true, ringId: { rep: 1, seq: '4' }, members: [1, 2] });
+    return () => this.quorumListeners.delete(listener);
+  }
+
+  cmapGet(key: string): CmapEntryJson {
+    if (key !== 'totem.token') throw new DaemonApiError(IpcErrorCode.cmapNotExist, `${key} does not exist`);
+    return { key, type: 'uint32', value: 3000 };
+  }
+
+  cmapSet(key: string, type: CmapEntryJson['type'], value: number | string): CmapEntryJson {
+    return { key, type, value };
+  }
+
+  cmapDelete(): void {
+    throw new DaemonApiError(IpcErrorCode.cmapReadOnly, 'read-only');
+  }
+
+  cmapList(prefix: string): CmapEntryJson[] {
+    return [{ key: `${prefix}x`, type: 'string', value: 'y' }];
+  }
+
+  cmapTrack(key: string, flags: CmapTrackFlagsJson, listener: (event: Omit<CmapTrackEventJson, 'trackId'>) => void): () => void {
+    const track = { key, flags, listener, stopped: false };
+    this.tracks.push(track);
+    // A push that overtakes the track's own answer (the client must still route it).
+    if (key === 'early.') listener({ type: 'add', key: 'early.x', newValue: { type: 'uint8', value: 1 }, oldValue: null });
+    return () => {
+      track.stopped = true;
+    };
   }
 }

@@ -18,7 +18,7 @@ import {
   type CmapTrackEventJson,
   type CmapTrackFlagsJson,
   type CmapValueTypeName,
-  type CpgHandleEventJson,
+  type CpgHandleEvent,
   type CpgJoinResultName,
   type CpgLeaveResultName,
   type CpgMcastResultName,
@@ -90,7 +90,7 @@ interface FakeProcess {
 
 interface FakeHandle {
   readonly pid: number;
-  readonly listener: (event: CpgHandleEventJson) => void;
+  readonly listener: (event: CpgHandleEvent) => void;
   readonly groups: Set<string>;
   finalized: boolean;
 }
@@ -166,7 +166,7 @@ export class FakeServices implements DaemonServicesApi {
   // ---------------------------------------------------------------------------------
   // cpg
 
-  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEventJson) => void): DaemonCpgHandle {
+  cpgInitialize(options: { pid?: number }, listener: (event: CpgHandleEvent) => void): DaemonCpgHandle {
     this.checkCpg();
     const h: FakeHandle = { pid: options.pid ?? this.nextPid++, listener, groups: new Set(), finalized: false };
     this.handles.push(h);
@@ -276,13 +276,13 @@ export class FakeServices implements DaemonServicesApi {
 
   private confchg(group: string, joined: CpgMemberChangeJson[], left: CpgMemberChangeJson[], alsoTell: FakeHandle | null): void {
     const members = (this.groups.get(group) ?? []).map((p) => ({ nodeId: p.nodeId, pid: p.pid }));
-    const event: CpgHandleEventJson = { event: 'confchg', group, members, joined, left };
+    const event: CpgHandleEvent = { event: 'confchg', group, members, joined, left };
     for (const h of this.localHandlesIn(group)) h.listener(event);
     if (alsoTell !== null && !alsoTell.finalized) alsoTell.listener(event);
   }
 
   private deliverNow(d: FakeDelivery): void {
-    for (const h of this.localHandlesIn(d.group)) h.listener({ event: 'deliver', group: d.group, nodeId: d.nodeId, pid: d.pid, payloadHex: d.payloadHex });
+    for (const h of this.localHandlesIn(d.group)) h.listener({ event: 'deliver', group: d.group, nodeId: d.nodeId, pid: d.pid, payload: Buffer.from(d.payloadHex, 'hex') });
   }
 
   /** Live handles whose process is a member of the group now. */
