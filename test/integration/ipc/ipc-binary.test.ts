@@ -33,8 +33,10 @@ class FrameClient {
   private readonly items: Received[] = [];
   private waiter: (() => void) | null = null;
   private ended = false;
+  readonly socket: net.Socket;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
     const reader = new IpcStreamReader(16 * 1024 * 1024, () => true);
     const wake = (): void => {
       this.waiter?.();
