@@ -363,11 +363,13 @@ export class CpgClient {
 
   private receiveDelivery(event: IpcCpgDelivery): void {
     if (event.handle !== this.handle) return;
+    this.pipeline.nudge();
     this.emit({ type: 'deliver', group: event.group, nodeId: event.nodeId, pid: event.pid, payload: event.payload });
   }
 
   private receive(event: CpgEventJson): void {
     if (event.handle !== this.handle) return;
+    this.pipeline.nudge();
     let converted: CpgClientEvent;
     switch (event.event) {
       case 'deliver':

@@ -5,9 +5,13 @@
 // `window` mcasts are in flight at once, numbered with `seq`, and the daemon's go-back-N
 // rule keeps them in order when one is refused: the refused message and everything sent
 // after it come back 'try-again', and once the in-flight answers are in, they are sent
-// again from the refused one, after a backoff (1 ms first: a full send queue frees at the
-// next token; doubling up to maxDelayMs for a sync that takes a while). A message whose
-// refusals last longer than timeoutMs is rejected with CPG_ERR_TRY_AGAIN.
+// again from the refused one, after a backoff. A full send queue frees at the next token
+// visit, which is also when this process's deliveries come: so for the first
+// fastRetryWindowMs of refusals the retry waits initialDelayMs or until nudge() (the
+// client calls it on every CPG event), whichever is first — as corosync's cpgload polls
+// its dispatch fd for up to 1 ms before retrying. Refusals that last longer (a sync, a
+// ring that lost a member) back off doubling up to maxDelayMs. A message whose refusals
+// last longer than timeoutMs is rejected with CPG_ERR_TRY_AGAIN.
 //
 // Answers on one connection come back in request order, so the in-flight list is a FIFO
 // and each answer belongs to its head.
@@ -23,6 +27,10 @@ export interface McastPipelineOptions {
   readonly window: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** How long refusals are retried at initialDelayMs (and on nudge) before backing off; default 50. */
+  readonly fastRetryWindowMs?: number;
+  /** Monotonic milliseconds; default performance.now (tests pass a fake clock). */
+  readonly now?: () => number;
   readonly timeoutMs: number;
   /** The error for a final answer other than 'queued' (or for retries exhausted). */
   readonly failure: (answer: McastAnswer, bytes: number, group: string, waitedMs: number) => Error;
@@ -48,13 +56,20 @@ export class McastPipeline {
   private resend: Entry[] = [];
   private refusing = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** The pending retry may be brought forward by nudge(). */
+  private retryIsFast = false;
+  /** When the current run of refusals began (performance.now()), or null. */
+  private refusingSinceMs: number | null = null;
   private delayMs: number;
   private nextSeq = 0;
   private idleWaiters: Array<() => void> = [];
 
+  private readonly now: () => number;
+
   constructor(options: McastPipelineOptions) {
     assert(options.window >= 1, 'the mcast window must be at least 1');
     this.options = options;
+    this.now = options.now ?? (() => performance.now());
     this.delayMs = options.initialDelayMs;
   }
 
@@ -76,6 +91,17 @@ export class McastPipeline {
   drained(): Promise<void> {
     if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Something came from the daemon (a delivery, a confchg): a token has visited, so a
+   * queue that was full may have room. Retries now if a fast retry is pending.
+   */
+  nudge(): void {
+    if (this.retryTimer === null || !this.retryIsFast) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.pump();
   }
 
   /** Rejects everything not yet answered (the connection ended). */
@@ -124,7 +150,7 @@ export class McastPipeline {
     }
     if (answer instanceof Error) entry.reject(answer);
     else if (answer === 'full' || answer === 'try-again') {
-      const now = performance.now();
+      const now = this.now();
       if (entry.refusedAtMs === null) entry.refusedAtMs = now;
       this.refusing = true;
       if (now - entry.refusedAtMs > this.options.timeoutMs) {
@@ -132,7 +158,10 @@ export class McastPipeline {
       } else this.resend.push(entry);
     } else if (answer === 'queued') {
       entry.resolve();
-      if (!this.refusing) this.delayMs = this.options.initialDelayMs;
+      if (!this.refusing) {
+        this.delayMs = this.options.initialDelayMs;
+        this.refusingSinceMs = null;
+      }
     } else entry.reject(this.options.failure(answer, entry.payload.length, entry.group, 0));
     if (this.inflightHead === this.inflight.length) this.burstDone();
   }
@@ -154,8 +183,17 @@ export class McastPipeline {
     }
     this.waiting = [...again, ...this.waiting.slice(this.waitingHead)];
     this.waitingHead = 0;
-    const delayMs = this.delayMs;
-    this.delayMs = Math.min(this.options.maxDelayMs, this.delayMs * 2);
+    const now = this.now();
+    this.refusingSinceMs ??= now;
+    let delayMs: number;
+    if (now - this.refusingSinceMs < (this.options.fastRetryWindowMs ?? 50)) {
+      delayMs = this.options.initialDelayMs;
+      this.retryIsFast = true;
+    } else {
+      delayMs = this.delayMs;
+      this.delayMs = Math.min(this.options.maxDelayMs, this.delayMs * 2);
+      this.retryIsFast = false;
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.pump();
