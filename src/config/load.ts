@@ -13,7 +13,7 @@
 //     clear_node_high_bit: on, secauth: yes)  → error: the user meant something else;
 //   - corosync logs a warning and goes on      → warning;
 //   - key dropped since corosync 1.x/2.x       → warning naming it, ignored;
-//   - valid corosync 3 key Carillon ignores    → warning (knet tuning, system {}...);
+//   - valid corosync 3 key Carillon ignores    → warning (knet tuning, system.qb_ipc_type...);
 //   - key nobody knows                         → warning (with "did you mean");
 //   - stricter than corosync on purpose: join must be < consensus (corosync rejects only
 //     join > consensus); consensus < token is an error with 3+ nodes (corosync.conf(5)
@@ -161,6 +161,18 @@ export interface CarillonSettings {
   readonly resCorosyncConf: string | null;
 }
 
+/**
+ * corosync's `system { }` scheduling keys, honoured by carillond at start
+ * (src/runtime/scheduling.ts): SCHED_RR at the highest priority unless `sched_rr: no`,
+ * then `priority` as a nice value.
+ */
+export interface SystemSettings {
+  /** system.sched_rr; corosync's default yes. */
+  readonly schedRr: boolean;
+  /** system.priority as a nice value (max = -20, min = 19); null: leave it. Used only without sched_rr. */
+  readonly nice: number | null;
+}
+
 export interface CarillonConfig {
   readonly file: string;
   readonly totem: TotemSettings;
@@ -174,6 +186,7 @@ export interface CarillonConfig {
   readonly quorum: QuorumSettings | null;
   readonly logging: LoggingSettings;
   readonly carillon: CarillonSettings;
+  readonly system: SystemSettings;
   /** Programs carillond supervises (amf { process { } }, src/config/amf-conf.ts). */
   readonly amf: AmfSettings;
   /**
@@ -622,14 +635,13 @@ const DROPPED_RRP = 'the corosync 2.x redundant ring protocol was replaced by kn
 const KNET_ONLY = 'it only applies to transport knet';
 
 const TOP_NOTES: SectionNotes = {
-  known: ['totem', 'nodelist', 'quorum', 'logging', 'carillon', 'amf', 'compatibility'],
+  known: ['totem', 'nodelist', 'quorum', 'logging', 'carillon', 'amf', 'system', 'compatibility'],
   obsolete: {
     aisexec: 'corosync 1.x section for the executive user/group (corosync 3 uses uidgid { })',
     service: 'corosync 1.x/2.x service plugins (e.g. pacemaker ver: 0) are no longer loaded',
     compatibility: 'corosync 1.x wire compatibility setting; corosync 3 ignores it',
   },
   ignored: {
-    system: 'it holds corosync process settings (scheduling, IPC, state_dir); see carillon { }',
     resources: 'corosync resource monitoring (watchdog) is not part of Carillon',
     nozzle: KNET_ONLY,
     uidgid: 'corosync IPC permissions; Carillon uses the ipc_socket file permissions',
@@ -731,6 +743,16 @@ const LOGGER_SUBSYS_NOTES: SectionNotes = {
   known: ['subsys', ...LOG_DESTINATION_KEYS, 'to_file', 'syslog_level'],
   obsolete: { tags: 'corosync 1.x trace tags were removed' },
   ignored: Object.fromEntries(TOP_LEVEL_LOG_KEYS.map((k) => [k, 'it is valid only in the top-level logging { }'])),
+};
+
+const SYSTEM_NOTES: SectionNotes = {
+  known: ['sched_rr', 'priority'],
+  ignored: {
+    qb_ipc_type: "libqb's IPC transport; carillond serves a unix socket (carillon.ipc_socket)",
+    state_dir: 'use carillon.state_dir',
+    allow_knet_handle_fallback: KNET_ONLY,
+    move_to_root_cgroup: 'carillond stays in the cgroup its service manager gives it (see deploy/systemd)',
+  },
 };
 
 const CARILLON_NOTES: SectionNotes = { known: ['state_dir', 'ipc_socket', 'http_listen', 'local_nodeid', 'tick_ms', 'res_corosync_conf'] };
@@ -1545,6 +1567,31 @@ function readCarillon(ctx: Ctx, root: SectionView): CarillonSettings {
   return { stateDir, ipcSocket, httpListen, localNodeId: local, tickMs: tick?.value ?? CarillonDefaults.tickMs, resCorosyncConf };
 }
 
+/** corosync's nice values for system.priority. */
+const NICE_MAX_PRIORITY = -20;
+const NICE_MIN_PRIORITY = 19;
+
+function readSystem(ctx: Ctx, root: SectionView): SystemSettings {
+  const view = SectionView.merged(root, 'system', ctx) ?? SectionView.empty('system', ctx);
+  const schedRr = readBool(ctx, view, 'sched_rr', BoolStyle.yesNo) ?? true;
+  let nice: number | null = null;
+  const priority = readString(ctx, view, 'priority');
+  if (priority !== undefined) {
+    const text = priority.value;
+    if (text === 'max') nice = NICE_MAX_PRIORITY;
+    else if (text === 'min') nice = NICE_MIN_PRIORITY;
+    else if (/^-?[0-9]+$/.test(text) && Number(text) >= NICE_MAX_PRIORITY && Number(text) <= NICE_MIN_PRIORITY) nice = Number(text);
+    else {
+      ctx.sink.error(DiagnosticCode.value, valueAt(priority.key), `priority must be max, min or a nice value in ${NICE_MAX_PRIORITY}..${NICE_MIN_PRIORITY}, got ${JSON.stringify(text)}`);
+    }
+    if (schedRr && nice !== null) {
+      ctx.sink.warning(DiagnosticCode.value, valueAt(priority.key), 'priority applies only with sched_rr: no (corosync ignores it too)');
+    }
+  }
+  view.finish(SYSTEM_NOTES, ctx);
+  return { schedRr, nice };
+}
+
 // ---------------------------------------------------------------------------------
 // Top level.
 
@@ -1604,6 +1651,7 @@ function buildConfig(ctx: Ctx, root: SectionView, file: string, options: LoadOpt
   const quorum = readQuorum(ctx, root, nodes);
   const logging = readLogging(ctx, root);
   const carillon = readCarillon(ctx, root);
+  const system = readSystem(ctx, root);
   const amf = readAmfSections(root.subsections('amf'), ctx.sink, ctx.sources);
   const localNodeId = resolveLocalNode(ctx, nodes, carillon.localNodeId, options);
   readTopLevel(ctx, root);
@@ -1630,6 +1678,7 @@ function buildConfig(ctx: Ctx, root: SectionView, file: string, options: LoadOpt
     quorum,
     logging,
     carillon,
+    system,
     amf,
     sources: ctx.sources,
   };

@@ -39,6 +39,7 @@ import { createLogger, type Logger } from './logger';
 import { DaemonMetrics } from './metrics';
 import { ProcessSupervisor } from './supervisor';
 import { FileRingIdStore } from './ring-id-store';
+import { applyScheduling } from './scheduling';
 import { totemTraceLogger } from './totem-log';
 import { CRYPTO_OVERHEAD_BYTES, CryptoTransport } from './transport/crypto-transport';
 import { Keyring } from './transport/keyring';
@@ -234,6 +235,8 @@ export class Daemon implements DaemonApi {
     const bridgeConfig = config.carillon.resCorosyncConf === null ? null : loadDaemonBridgeConfig(config.carillon.resCorosyncConf);
     const logger = options.logger ?? createLogger(config.logging, { nodeId });
     for (const warning of [...warnings, ...(bridgeConfig?.warnings ?? [])]) logger.log('warning', 'MAIN', formatDiagnostic(warning));
+    const scheduling = applyScheduling(config.system);
+    if (scheduling !== null) logger.log(scheduling.level, 'MAIN', scheduling.message);
     const transportLog: TransportLogger = (level, message, fields) => logger.log(level, 'TOTEM', message, fields);
     const transport = await openTransport(config, nodeId, transportLog, logger);
     const ringIdStore = new FileRingIdStore({ stateDir: config.carillon.stateDir, log: (level, message) => logger.log(level, 'MAIN', message) });

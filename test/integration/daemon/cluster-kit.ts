@@ -407,6 +407,10 @@ export class Cluster {
       '\ttick_ms: 10',
       ...this.carillonLines(id).map((line) => `\t${line}`),
       '}',
+      // Tests keep the daemons at the normal policy (the default, SCHED_RR, is for production and the bench).
+      'system {',
+      '\tsched_rr: no',
+      '}',
       '',
     ].join('\n');
   }

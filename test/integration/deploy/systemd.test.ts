@@ -161,6 +161,10 @@ describe('carillond.service, structurally', () => {
     expect(values(unit, 'Service', 'MemoryDenyWriteExecute')).toEqual([]);
   });
 
+  it("runs real-time round robin at corosync's priority, which carillond keeps (src/runtime/scheduling.ts)", () => {
+    expect([one(unit, 'Service', 'CPUSchedulingPolicy'), one(unit, 'Service', 'CPUSchedulingPriority'), one(unit, 'Service', 'RestrictRealtime')]).toEqual(['rr', '99', 'no']);
+  });
+
   it('the Asterisk drop-in only relaxes [Service] settings the unit sets', () => {
     const relaxed = parseUnit(fs.readFileSync(dropIn, 'utf8'));
     expect([...relaxed.keys()]).toEqual(['Service']);

@@ -721,7 +721,7 @@ export function corosyncConf(opts: { clusterName: string; nodes: readonly ConfNo
 
 /** carillon.conf: the same totem/nodelist as the corosync nodes, plus the carillon { } section. */
 export function carillonConf(opts: { clusterName: string; nodes: readonly ConfNode[]; stateDir: string; ipcSocket: string; debug: boolean }): string {
-  return `${totemAndNodelist(opts.clusterName, opts.nodes)}logging {\n    to_stderr: yes\n    timestamp: hires\n    debug: ${opts.debug ? 'on' : 'off'}\n}\ncarillon {\n    state_dir: ${opts.stateDir}\n    ipc_socket: ${opts.ipcSocket}\n    http_listen: off\n}\n`;
+  return `${totemAndNodelist(opts.clusterName, opts.nodes)}logging {\n    to_stderr: yes\n    timestamp: hires\n    debug: ${opts.debug ? 'on' : 'off'}\n}\ncarillon {\n    state_dir: ${opts.stateDir}\n    ipc_socket: ${opts.ipcSocket}\n    http_listen: off\n}\nsystem {\n    sched_rr: no\n}\n`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -397,10 +397,22 @@ describe('quorum, logging and carillon sections', () => {
   });
 
   it('warns (never fails) for obsolete and corosync-only top-level sections and unknown ones', () => {
-    const text = `compatibility: none\n${conf()}service {\n\tname: pacemaker\n}\nsystem {\n\tsched_rr: yes\n}\nfrobnicate {\n}\n`;
+    const text = `compatibility: none\n${conf()}service {\n\tname: pacemaker\n}\nsystem {\n\tsched_rr: yes\n\tqb_ipc_type: native\n}\nfrobnicate {\n}\n`;
     const { config, diagnostics } = load(text);
     expect(config).not.toBeNull();
-    expect(diagnostics.map(brief)).toEqual(['1:1 warning CONFIG_OBSOLETE_KEY', '16:1 warning CONFIG_OBSOLETE_KEY', '19:1 warning CONFIG_IGNORED_KEY', '22:1 warning CONFIG_UNKNOWN_KEY']);
+    expect(diagnostics.map(brief)).toEqual(['1:1 warning CONFIG_OBSOLETE_KEY', '16:1 warning CONFIG_OBSOLETE_KEY', '21:2 warning CONFIG_IGNORED_KEY', '23:1 warning CONFIG_UNKNOWN_KEY']);
+  });
+
+  it('system { }: sched_rr (default yes, as corosync) and priority as a nice value', () => {
+    expect(valid(load(conf()).config).system).toEqual({ schedRr: true, nice: null });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: max\n}\n`).config).system).toEqual({ schedRr: false, nice: -20 });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: min\n}\n`).config).system).toEqual({ schedRr: false, nice: 19 });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: -5\n}\n`).config).system).toEqual({ schedRr: false, nice: -5 });
+    const ignored = load(`${conf()}system {\n\tpriority: 3\n}\n`);
+    expect(ignored.diagnostics.map(brief)).toEqual(['16:12 warning CONFIG_VALUE']);
+    const bad = load(`${conf()}system {\n\tsched_rr: maybe\n\tpriority: 20\n}\n`);
+    expect(bad.config).toBeNull();
+    expect(errors(bad.diagnostics).map(brief)).toEqual(['16:12 error CONFIG_VALUE', '17:12 error CONFIG_VALUE']);
   });
 });
 

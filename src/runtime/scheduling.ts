@@ -1,0 +1,88 @@
+// carillond's CPU scheduling, from corosync.conf's `system { sched_rr, priority }`
+// (corosync 3.1.7 main.c semantics; architecture.md §3.3 ops): by default the daemon's
+// main thread runs SCHED_RR at the highest real-time priority, as corosync's does, so
+// that a busy host (Asterisk, its own CPG clients) cannot delay the token past its
+// timeout or stretch every ring rotation; with `sched_rr: no`, `priority` sets a nice
+// value instead. Failing to get either is a warning, never fatal — corosync continues at
+// the default policy too — and the warning says how to grant it.
+//
+// Node cannot call sched_setscheduler(2) itself, so SCHED_RR is set with util-linux's
+// chrt(1) on carillond's own pid, for all its threads (--all-tasks), as systemd's
+// CPUSchedulingPolicy= does: the event loop must never wait on a V8 helper thread (a
+// parallel scavenge) that the other real-time processes keep off the CPU. Threads
+// started later inherit the policy.
+
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import type { SystemSettings } from '../config/load';
+
+/** sched_get_priority_max(SCHED_RR) on Linux: corosync's choice. */
+export const SCHED_RR_PRIORITY = 99;
+
+export interface SchedulingOutcome {
+  readonly level: 'notice' | 'warning';
+  readonly message: string;
+}
+
+export interface SchedulingDeps {
+  readonly pid: number;
+  /** Runs a program to completion: status null when it could not be started (error set). */
+  readonly run: (file: string, args: readonly string[]) => { status: number | null; stdout: string; stderr: string; error?: Error };
+  readonly setPriority: (pid: number, nice: number) => void;
+}
+
+const defaultDeps: SchedulingDeps = {
+  pid: process.pid,
+  run: (file, args) => {
+    const r = spawnSync(file, args, { encoding: 'utf8', timeout: 5000 });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
+  },
+  setPriority: (pid, nice) => os.setPriority(pid, nice),
+};
+
+/** `chrt --pid` output → the thread's policy and priority; null if unreadable. */
+export function parseChrtPolicy(stdout: string): { policy: string; priority: number } | null {
+  const policy = /current scheduling policy: (SCHED_[A-Z_]+)/.exec(stdout)?.[1];
+  const priority = /current scheduling priority: (\d+)/.exec(stdout)?.[1];
+  return policy === undefined || priority === undefined ? null : { policy, priority: Number(priority) };
+}
+
+const REAL_TIME = new Set(['SCHED_RR', 'SCHED_FIFO']);
+
+/**
+ * Applies `system` to this process; null when there is nothing to do. Never throws. A
+ * real-time policy the service manager already gave (systemd's CPUSchedulingPolicy=rr,
+ * as deploy/systemd/carillond.service sets) is kept with sched_rr and dropped without it.
+ */
+export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = defaultDeps): SchedulingOutcome | null {
+  const pid = String(deps.pid);
+  const current = parseChrtPolicy(deps.run('chrt', ['--pid', pid]).stdout);
+  if (system.schedRr) {
+    if (current !== null && REAL_TIME.has(current.policy)) {
+      return { level: 'notice', message: `scheduling: ${current.policy} at priority ${current.priority}, as the service manager started carillond (system.sched_rr)` };
+    }
+    const r = deps.run('chrt', ['--all-tasks', '--rr', '--pid', String(SCHED_RR_PRIORITY), pid]);
+    if (r.status === 0) return { level: 'notice', message: `scheduling: SCHED_RR at priority ${SCHED_RR_PRIORITY} (system.sched_rr)` };
+    const why = r.error !== undefined ? (r.error.message.includes('ENOENT') ? 'chrt (util-linux) is not installed' : r.error.message) : r.stderr.trim().split('\n').pop() || `chrt exited with status ${String(r.status)}`;
+    return {
+      level: 'warning',
+      message: `scheduling: could not set SCHED_RR at priority ${SCHED_RR_PRIORITY}: ${why}; continuing at the default policy (run as root, start carillond with CPUSchedulingPolicy=rr as deploy/systemd/carillond.service does, or set system { sched_rr: no })`,
+    };
+  }
+  const notes: string[] = [];
+  if (current !== null && REAL_TIME.has(current.policy)) {
+    // Lowering one's own policy needs no privilege.
+    const r = deps.run('chrt', ['--all-tasks', '--other', '--pid', '0', pid]);
+    if (r.status !== 0) return { level: 'warning', message: `scheduling: could not leave ${current.policy} for system { sched_rr: no }: ${r.stderr.trim() || `status ${String(r.status)}`}` };
+    notes.push(`${current.policy} dropped (system.sched_rr: no)`);
+  }
+  if (system.nice !== null) {
+    try {
+      deps.setPriority(deps.pid, system.nice);
+      notes.push(`nice ${system.nice} (system.priority)`);
+    } catch (e) {
+      return { level: 'warning', message: `scheduling: could not set nice ${system.nice}: ${e instanceof Error ? e.message : String(e)}; continuing at the default priority` };
+    }
+  }
+  return notes.length === 0 ? null : { level: 'notice', message: `scheduling: ${notes.join(', ')}` };
+}

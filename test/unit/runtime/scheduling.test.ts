@@ -1,0 +1,72 @@
+// system { sched_rr, priority } → carillond's scheduling (src/runtime/scheduling.ts):
+// chrt on its own pid for SCHED_RR, a policy the service manager already gave kept (or
+// dropped with sched_rr: no), a nice value without sched_rr, warnings that say how to
+// fix a refusal, nothing at all when there is nothing to do. The real chrt output format
+// is checked against util-linux's chrt on this machine.
+
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { type SchedulingDeps, applyScheduling, parseChrtPolicy } from '../../../src/runtime/scheduling';
+
+/** A fake chrt: the thread's policy, what setting one answers, and every call. */
+function fakeChrt(initial: { policy: string; priority: number }, set: { status: number | null; stderr?: string; error?: Error } = { status: 0 }) {
+  const calls: string[] = [];
+  const state = { ...initial };
+  const deps: SchedulingDeps = {
+    pid: 4242,
+    run: (file, args) => {
+      calls.push([file, ...args].join(' '));
+      if (args.length === 2) return { status: 0, stdout: `pid 4242's current scheduling policy: ${state.policy}\npid 4242's current scheduling priority: ${state.priority}\n`, stderr: '' };
+      if (set.status === 0) {
+        state.policy = args[1] === '--rr' ? 'SCHED_RR' : 'SCHED_OTHER';
+        state.priority = Number(args[3]);
+      }
+      return { status: set.status, stdout: '', stderr: set.stderr ?? '', ...(set.error === undefined ? {} : { error: set.error }) };
+    },
+    setPriority: (pid, nice) => {
+      calls.push(`setPriority ${pid} ${nice}`);
+      if (nice < -10) throw new Error('EACCES: permission denied');
+    },
+  };
+  return { deps, calls, state };
+}
+
+const other = { policy: 'SCHED_OTHER', priority: 0 };
+
+describe('applyScheduling', () => {
+  it('sched_rr (the default): chrt --rr 99 on our own pid, every thread', () => {
+    const { deps, calls, state } = fakeChrt(other);
+    expect(applyScheduling({ schedRr: true, nice: null }, deps)).toEqual({ level: 'notice', message: 'scheduling: SCHED_RR at priority 99 (system.sched_rr)' });
+    expect(calls).toEqual(['chrt --pid 4242', 'chrt --all-tasks --rr --pid 99 4242']);
+    expect(state).toEqual({ policy: 'SCHED_RR', priority: 99 });
+  });
+
+  it('keeps a real-time policy the service manager gave, without asking for another', () => {
+    const { deps, calls } = fakeChrt({ policy: 'SCHED_RR', priority: 50 }, { status: 1, stderr: 'must not be called' });
+    expect(applyScheduling({ schedRr: true, nice: null }, deps)?.message).toBe('scheduling: SCHED_RR at priority 50, as the service manager started carillond (system.sched_rr)');
+    expect(calls).toEqual(['chrt --pid 4242']);
+  });
+
+  it('a refusal or a missing chrt is a warning that says what to do', () => {
+    const refused = applyScheduling({ schedRr: true, nice: -5 }, fakeChrt(other, { status: 1, stderr: "chrt: failed to set pid 4242's policy: Operation not permitted\n" }).deps);
+    expect(refused?.level).toBe('warning');
+    expect(refused?.message).toContain("failed to set pid 4242's policy: Operation not permitted; continuing at the default policy (run as root, start carillond with CPUSchedulingPolicy=rr");
+    const missing = applyScheduling({ schedRr: true, nice: null }, fakeChrt(other, { status: null, error: new Error('spawnSync chrt ENOENT') }).deps);
+    expect(missing?.message).toContain('chrt (util-linux) is not installed');
+  });
+
+  it('sched_rr: no drops a real-time policy, then applies the nice value of system.priority', () => {
+    const rt = fakeChrt({ policy: 'SCHED_RR', priority: 99 });
+    expect(applyScheduling({ schedRr: false, nice: -5 }, rt.deps)).toEqual({ level: 'notice', message: 'scheduling: SCHED_RR dropped (system.sched_rr: no), nice -5 (system.priority)' });
+    expect(rt.calls).toEqual(['chrt --pid 4242', 'chrt --all-tasks --other --pid 0 4242', 'setPriority 4242 -5']);
+    expect(applyScheduling({ schedRr: false, nice: null }, fakeChrt(other).deps)).toBeNull();
+    expect(applyScheduling({ schedRr: false, nice: -20 }, fakeChrt(other).deps)).toEqual({ level: 'warning', message: 'scheduling: could not set nice -20: EACCES: permission denied; continuing at the default priority' });
+  });
+
+  it('reads util-linux chrt --pid output', () => {
+    const real = spawnSync('chrt', ['--pid', String(process.pid)], { encoding: 'utf8' });
+    if (real.error !== undefined) throw new Error('chrt (util-linux) is missing on this machine');
+    expect(parseChrtPolicy(real.stdout)).toEqual({ policy: expect.stringMatching(/^SCHED_/), priority: expect.any(Number) });
+    expect(parseChrtPolicy('nonsense')).toBeNull();
+  });
+});
