@@ -3,8 +3,9 @@
 // 3.1.7 exec/totemsrp.c (corosync-wire.md §3; Amir, Moser, Melliar-Smith, Agarwal,
 // Ciarfella, "The Totem single-ring ordering and membership protocol", ACM TOCS 1995).
 //
-// Driven by exactly three inputs — tick(), receive() and local calls (start, submit,
-// transAck, leave) — it returns one ordered batch of effects from takeEffects():
+// Driven by exactly three inputs — tick() (or advance(n), n ticks at once), receive() and
+// local calls (start, submit, transAck, leave) — it returns one ordered batch of effects
+// from takeEffects():
 // the ring seq to persist (first), datagrams to send, then deliveries and
 // configuration changes in the order corosync produces them. Time is ticks; there is
 // no I/O, no clock and no randomness of its own here.
@@ -238,6 +239,41 @@ export class TotemNode {
     if (!this.started || this.stopped) return;
     this.now += 1;
     this.fireTimers();
+  }
+
+  /**
+   * `ticks` ticks at once: exactly what as many tick() calls in a row would do (every timer
+   * fires at its own tick, in the same order), in time proportional to the timers that
+   * fire, not to the ticks. The driver sleeps until ticksToNextTimer() and then advances.
+   */
+  advance(ticks: number): void {
+    assert(Number.isInteger(ticks) && ticks >= 0, 'advance takes a whole number of ticks');
+    if (!this.started || this.stopped) return;
+    let left = ticks;
+    while (left > 0) {
+      const gap = this.ticksToNextTimer();
+      if (gap === null || gap > left) {
+        this.now += left;
+        return;
+      }
+      this.now += gap;
+      left -= gap;
+      this.fireTimers();
+    }
+  }
+
+  /**
+   * Ticks until the earliest running timer fires (>= 1: after any input or tick every due
+   * timer has fired); null when none runs (not started, left). A later input can only
+   * change it through one of the node's own calls, so the caller asks again after each.
+   */
+  ticksToNextTimer(): number | null {
+    if (!this.started || this.stopped) return null;
+    const next = Math.min(
+      this.tokenLossAt ?? Infinity, this.tokenRetransmitAt ?? Infinity, this.tokenHoldRetransmitAt ?? Infinity,
+      this.joinAt ?? Infinity, this.consensusAt ?? Infinity, this.mergeDetectAt ?? Infinity,
+    );
+    return next === Infinity ? null : Math.max(1, next - this.now);
   }
 
   receive(message: TotemMessage): void {
