@@ -356,6 +356,12 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     const cut = [s.cluster.network.addFilter({ from: 5, to: 4 }), s.cluster.network.addFilter({ from: 4, to: 5 })];
     s.cluster.start(5);
     runUntil(s.cluster, () => synced(s, [5]), 80 * token, 'node 5 alone');
+    // The outcome rests on an interleaving: each node multicasts its sync NODEINFO before
+    // it has seen the other's. Healing the links while node 5's new ring still settles
+    // lets node 5 start the sync of {4,5} first, node 4 then sends NODEINFO already
+    // quorate and node 5 adopts its expected votes (no disagreement). Let it idle first.
+    const settled = s.cluster.now + token;
+    runUntil(s.cluster, () => s.cluster.now >= settled, token + 1, 'node 5 idle');
     for (const f of cut) s.cluster.network.removeFilter(f);
     runUntil(s.cluster, () => synced(s, [4, 5]), 80 * token, 'ring 4,5');
     expect([vq(4), vq(5)]).toEqual([{ expectedVotes: 2, quorate: true }, { expectedVotes: 5, quorate: false }]);
