@@ -8,9 +8,9 @@
 // until its next timer (TotemNode and ServiceHost ticksToNextTimer()). The driver sleeps
 // with one setTimeout until exactly that tick, then advances the core to the wall clock
 // in one go (advance(n): every timer fires at its own tick, in order), so timers are
-// precise to a tick while an idle daemon wakes only when a timer is due (at most every
-// wakeMaxMs). Every input is re-armed for: a datagram, a submit or a flush may start an
-// earlier timer.
+// precise to a tick while an idle daemon wakes only when a timer is due (or after
+// wakeMaxMs without one). The driver re-arms after every input: a datagram, a submit or a
+// flush may have started an earlier timer.
 //
 // Ticks follow the monotonic clock, not counted callbacks, so a stalled event loop
 // catches up instead of silently slowing Totem's timers down; the catch-up past the
@@ -22,8 +22,8 @@
 //
 // With services (the daemon always runs them), every batch of the node's events goes to
 // the service host after the raw event listeners (the `totem.subscribe` test hook), and
-// the host's clock advances with the node's. The host acknowledges each transitional phase when
-// its sync completes, so autoTransAck must be off then.
+// the host's clock advances with the node's. The host acknowledges each transitional
+// phase when its sync completes, so autoTransAck must be off then.
 
 import type { TotemNode } from '../totem/srp/totem-node';
 import type { TotemEvent } from '../totem/srp/types';
@@ -65,8 +65,12 @@ export const nodeScheduler: DriverScheduler = {
 };
 
 export const DriverDefaults = {
-  /** Longest sleep without a due timer: bounds how long a stall can go unseen. */
-  wakeMaxMs: 100,
+  /**
+   * Longest sleep without a due timer. A stall at least this long is always seen as a
+   * scheduling miss (shorter ones when they delay a timer); corosync's own check only
+   * reports stalls of 0.8 × token. Every wake-up costs an idle daemon CPU.
+   */
+  wakeMaxMs: 250,
   /** Most time run past the earliest due timer in one catch-up after a stall. */
   catchUpMaxMs: 500,
   /** A timer callback this late (or later) counts as a scheduling miss (corosync's HZ tick). */
