@@ -184,6 +184,8 @@ export class TotemNode {
   private myTokenHeld = false;
 
   private commitToken: WorkCommitToken | null = null;
+  /** Until this tick a freshly started node does not install a ring of itself alone. */
+  private singletonHoldUntil: number | null = null;
   private savedToken: SavedToken | null = null;
   private tokenTarget = 0;
 
@@ -232,6 +234,7 @@ export class TotemNode {
   start(): void {
     assert(!this.started, 'TotemNode.start called twice');
     this.started = true;
+    this.singletonHoldUntil = this.now + this.config.joinTicks;
     this.gatherEnter('interface-change');
   }
 
@@ -666,7 +669,7 @@ export class TotemNode {
         this.commitEnter();
         return;
       }
-      if (this.consensusAgreed() && this.lowestInConfig()) {
+      if (this.consensusAgreed() && this.lowestInConfig() && !this.holdingSingleton()) {
         this.commitTokenCreate();
         this.commitEnter();
       }
@@ -694,6 +697,24 @@ export class TotemNode {
       }
     }
     if (!gatherEntered && this.state === MembState.operational) this.gatherEnter('join-operational');
+  }
+
+  /**
+   * Deviation: a node that has just started does not install a ring of itself alone
+   * during its first join period. corosync does at once (its own join comes back within
+   * a millisecond), which makes it deaf to the running ring's answer: those joins arrive
+   * while it is in COMMIT or RECOVERY of its singleton ring and are dropped, so it joins
+   * only on their next join timer, and the whole ring goes through one more configuration.
+   * Held back, it merges the answer and commits the full ring at once (about 50 ms
+   * sooner). Alone, its own join sent again by the join timer installs the singleton.
+   */
+  private holdingSingleton(): boolean {
+    if (this.singletonHoldUntil === null) return false;
+    if (this.now >= this.singletonHoldUntil || this.state !== MembState.gather) {
+      this.singletonHoldUntil = null;
+      return false;
+    }
+    return subtract(this.myProcList, this.myFailedList).length === 1;
   }
 
   /**
