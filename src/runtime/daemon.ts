@@ -29,7 +29,7 @@ import type { TotemEvent } from '../totem/srp/types';
 import { loadBridgeConfig } from '../asterisk/bridge-config';
 import type { BridgeSettings } from '../asterisk/core/bridge-settings';
 import { readAuthkey } from './authkey';
-import { BridgeRunner } from './bridge-runner';
+import type { BridgeRunner } from './bridge-runner';
 import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
 import { EventLoopMonitor } from './event-loop-monitor';
@@ -291,7 +291,9 @@ export class Daemon implements DaemonApi {
     });
     if (bridgeConfig !== null && config.carillon.resCorosyncConf !== null) {
       const self = config.nodelist.find((n) => n.nodeid === nodeId);
-      bridge = new BridgeRunner({
+      // Loaded only with a bridge: ws and the AMI/ARI clients cost ~15 ms of every start-up.
+      const { BridgeRunner: Runner } = await import('./bridge-runner.js');
+      bridge = new Runner({
         settings: bridgeConfig.settings,
         configFile: config.carillon.resCorosyncConf,
         services,
@@ -301,6 +303,8 @@ export class Daemon implements DaemonApi {
       });
     }
     const metrics = new DaemonMetrics({
+      // prom-client's event-loop sampler wakes the process every 10 ms: only for a scraper.
+      defaultMetrics: config.carillon.httpListen !== null,
       sources: {
         status: () => (daemon as Daemon).status(),
         quorum: () => services.quorumStatus(),
@@ -340,7 +344,8 @@ export class Daemon implements DaemonApi {
       }
       throw error;
     }
-    eventLoop.start();
+    // /healthz is its only reader: without HTTP its sampler would only wake an idle daemon.
+    if (http !== null) eventLoop.start();
     logger.log('notice', 'MAIN', `carillond ${daemon.version} starting: nodeid ${nodeId}, ${config.totem.transport}${config.totem.crypto.enabled ? ' with AES-256-GCM' : ''}, ring seq ${restoredRingSeq} restored, IPC at ${config.carillon.ipcSocket}`);
     if (listen !== null) logger.log('info', 'MAIN', `health and metrics on http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/ (/healthz, /readyz, /metrics)`);
     const names = services.host.status().services.map((s) => `${s.name} (${s.id})`).join(', ');

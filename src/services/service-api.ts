@@ -83,6 +83,24 @@ export interface Service {
   deliver(fn: number, sender: number, message: Uint8Array): void;
   /** Totem configuration changes, transitional then regular, before sync starts. */
   confchg(change: ServiceConfChange): void;
-  /** Called once per tick (timers in ticks), optional. */
+  /**
+   * Timers in ticks, optional. The host may call it at any tick (it must then do nothing
+   * that is not due yet) and calls it at least at every tick ticksToNextTimer() names.
+   */
   tick?(): void;
+  /**
+   * How many ticks from now tick() must run at the latest (1: the next tick); null: not
+   * until an input (a delivery, a confchg, a sync phase, a client call) gives it work. The
+   * host asks again after every input, so the daemon can sleep until then instead of
+   * ticking. Without it, a service with tick() is ticked on every tick.
+   */
+  ticksToNextTimer?(): number | null;
+}
+
+/** How often a service retries a multicast the send queue refused ('full'), in ms. */
+export const SERVICE_RETRY_MS = 10;
+
+/** SERVICE_RETRY_MS in ticks of `tickMs` (at least one tick). */
+export function serviceRetryTicks(tickMs: number): number {
+  return Math.max(1, Math.round(SERVICE_RETRY_MS / tickMs));
 }

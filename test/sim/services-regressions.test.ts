@@ -70,6 +70,11 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     runUntil(s.cluster, () => synced(s, [3]), 3000, 'node 3 alone');
     clientsIn(s, [3]);
     const aborts = stack(s, 1).cpg.counters().syncAborts;
+    // Heal once node 3's lone ring has settled: healed in the very tick its clients'
+    // joins completed, node 3 happens to send the last CPG barrier of the next round, and
+    // its death no longer interrupts a round that waits for barriers.
+    const settled = s.cluster.now + token;
+    runUntil(s.cluster, () => s.cluster.now >= settled, token + 1, 'node 3 idle');
     s.cluster.network.healAll(s.cluster.now);
     // Node 3 joins; in the CPG round of the sync of 1..4 its DOWNLIST, JOINLIST and
     // BARRIER wait in its packing buffer for its next token. On that visit they go out,
@@ -301,8 +306,13 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     // 3 and 4 restart on their own (waiting for all), then 5 moves straight from the
     // quorate ring 1,2,5 to them.
     s.cluster.network.splitManual([1, 2, 5], [3, 4]);
+    // Each alone first, as corosync's restarted nodes install a ring of themselves at
+    // once; started together unhindered, ours would form ring 3,4 directly.
+    const apart = [s.cluster.network.addFilter({ from: 3, to: 4 }), s.cluster.network.addFilter({ from: 4, to: 3 })];
     s.cluster.start(3);
     s.cluster.start(4);
+    runUntil(s.cluster, () => synced(s, [3]) && synced(s, [4]), 80 * token, 'nodes 3 and 4 alone');
+    for (const f of apart) s.cluster.network.removeFilter(f);
     runUntil(s.cluster, () => synced(s, [3, 4]), 80 * token, 'ring 3,4');
     expect(stack(s, 3).quorum.getQuorate()).toBe(false);
     s.cluster.network.healAll(s.cluster.now);
@@ -356,6 +366,12 @@ describe('services regression scenarios (testing.md §4.4)', () => {
     const cut = [s.cluster.network.addFilter({ from: 5, to: 4 }), s.cluster.network.addFilter({ from: 4, to: 5 })];
     s.cluster.start(5);
     runUntil(s.cluster, () => synced(s, [5]), 80 * token, 'node 5 alone');
+    // The outcome rests on an interleaving: each node multicasts its sync NODEINFO before
+    // it has seen the other's. Healing the links while node 5's new ring still settles
+    // lets node 5 start the sync of {4,5} first, node 4 then sends NODEINFO already
+    // quorate and node 5 adopts its expected votes (no disagreement). Let it idle first.
+    const settled = s.cluster.now + token;
+    runUntil(s.cluster, () => s.cluster.now >= settled, token + 1, 'node 5 idle');
     for (const f of cut) s.cluster.network.removeFilter(f);
     runUntil(s.cluster, () => synced(s, [4, 5]), 80 * token, 'ring 4,5');
     expect([vq(4), vq(5)]).toEqual([{ expectedVotes: 2, quorate: true }, { expectedVotes: 5, quorate: false }]);

@@ -24,7 +24,7 @@
 // join_count = 1.
 
 import type { RingId } from '../../totem/wire/messages';
-import { ServiceId, type ServiceApi, type ServiceConfChange, type Service, type SyncHooks } from '../service-api';
+import { ServiceId, serviceRetryTicks, type ServiceApi, type ServiceConfChange, type Service, type SyncHooks } from '../service-api';
 import {
   CMAP_CONFIG_VERSION_KEY,
   CMAP_MCAST_FN,
@@ -237,6 +237,10 @@ export class CmapService implements Service {
 
   tick(): void {
     if (this.newConfigVersionPending) this.sendNewConfigVersion();
+  }
+
+  ticksToNextTimer(): number | null {
+    return this.newConfigVersionPending ? serviceRetryTicks(this.api.tickMs) : null;
   }
 
   /**

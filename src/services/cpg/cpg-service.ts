@@ -66,7 +66,7 @@
 
 import { assert } from '../../base/assert';
 import type { RingId } from '../../totem/wire/messages';
-import { ServiceId, type Service, type ServiceApi, type ServiceConfChange, type SyncHooks } from '../service-api';
+import { ServiceId, serviceRetryTicks, type Service, type ServiceApi, type ServiceConfChange, type SyncHooks } from '../service-api';
 import {
   CPG_PROCESSOR_COUNT_MAX,
   CpgPartialType,
@@ -613,6 +613,10 @@ export class CpgService implements Service {
 
   tick(): void {
     this.flushPending();
+  }
+
+  ticksToNextTimer(): number | null {
+    return this.pendingSends.length > 0 ? serviceRetryTicks(this.api.tickMs) : null;
   }
 
   confchg(change: ServiceConfChange): void {

@@ -33,7 +33,7 @@ import { err, ok, type Result } from '../../base/result';
 import type { RingId } from '../../totem/wire/messages';
 import type { QuorumChange } from '../quorum/quorum-service';
 import type { Service, ServiceApi, ServiceConfChange, SyncHooks } from '../service-api';
-import { ServiceId } from '../service-api';
+import { ServiceId, serviceRetryTicks } from '../service-api';
 import {
   decodeVotequorumMessage,
   encodeNodeInfo,
@@ -650,6 +650,12 @@ export class VotequorumService implements Service {
       this.lastManStandingDeadline = null;
       if (this.clusterIsQuorate) this.recalculateQuorum(true, true);
     }
+  }
+
+  ticksToNextTimer(): number | null {
+    const retry = this.outbox.length > 0 ? serviceRetryTicks(this.api.tickMs) : null;
+    const window = this.lastManStandingDeadline === null ? null : Math.max(1, this.lastManStandingDeadline - this.api.now());
+    return retry === null ? window : window === null ? retry : Math.min(retry, window);
   }
 
   // -------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 // 3.1.7 exec/totemsrp.c (corosync-wire.md §3; Amir, Moser, Melliar-Smith, Agarwal,
 // Ciarfella, "The Totem single-ring ordering and membership protocol", ACM TOCS 1995).
 //
-// Driven by exactly three inputs — tick(), receive() and local calls (start, submit,
-// transAck, leave) — it returns one ordered batch of effects from takeEffects():
+// Driven by exactly three inputs — tick() (or advance(n), n ticks at once), receive() and
+// local calls (start, submit, transAck, leave) — it returns one ordered batch of effects
+// from takeEffects():
 // the ring seq to persist (first), datagrams to send, then deliveries and
 // configuration changes in the order corosync produces them. Time is ticks; there is
 // no I/O, no clock and no randomness of its own here.
@@ -183,6 +184,8 @@ export class TotemNode {
   private myTokenHeld = false;
 
   private commitToken: WorkCommitToken | null = null;
+  /** Until this tick a freshly started node does not install a ring of itself alone. */
+  private singletonHoldUntil: number | null = null;
   private savedToken: SavedToken | null = null;
   private tokenTarget = 0;
 
@@ -231,6 +234,7 @@ export class TotemNode {
   start(): void {
     assert(!this.started, 'TotemNode.start called twice');
     this.started = true;
+    this.singletonHoldUntil = this.now + this.config.joinTicks;
     this.gatherEnter('interface-change');
   }
 
@@ -238,6 +242,41 @@ export class TotemNode {
     if (!this.started || this.stopped) return;
     this.now += 1;
     this.fireTimers();
+  }
+
+  /**
+   * `ticks` ticks at once: exactly what as many tick() calls in a row would do (every timer
+   * fires at its own tick, in the same order), in time proportional to the timers that
+   * fire, not to the ticks. The driver sleeps until ticksToNextTimer() and then advances.
+   */
+  advance(ticks: number): void {
+    assert(Number.isInteger(ticks) && ticks >= 0, 'advance takes a whole number of ticks');
+    if (!this.started || this.stopped) return;
+    let left = ticks;
+    while (left > 0) {
+      const gap = this.ticksToNextTimer();
+      if (gap === null || gap > left) {
+        this.now += left;
+        return;
+      }
+      this.now += gap;
+      left -= gap;
+      this.fireTimers();
+    }
+  }
+
+  /**
+   * Ticks until the earliest running timer fires (>= 1: after any input or tick every due
+   * timer has fired); null when none runs (not started, left). A later input can only
+   * change it through one of the node's own calls, so the caller asks again after each.
+   */
+  ticksToNextTimer(): number | null {
+    if (!this.started || this.stopped) return null;
+    const next = Math.min(
+      this.tokenLossAt ?? Infinity, this.tokenRetransmitAt ?? Infinity, this.tokenHoldRetransmitAt ?? Infinity,
+      this.joinAt ?? Infinity, this.consensusAt ?? Infinity, this.mergeDetectAt ?? Infinity,
+    );
+    return next === Infinity ? null : Math.max(1, next - this.now);
   }
 
   receive(message: TotemMessage): void {
@@ -630,7 +669,7 @@ export class TotemNode {
         this.commitEnter();
         return;
       }
-      if (this.consensusAgreed() && this.lowestInConfig()) {
+      if (this.consensusAgreed() && this.lowestInConfig() && !this.holdingSingleton()) {
         this.commitTokenCreate();
         this.commitEnter();
       }
@@ -654,9 +693,47 @@ export class TotemNode {
       if (this.myProcList.length !== procBefore.length || this.myFailedList.length !== failedBefore.length) {
         this.gatherEnter('merge-during-join');
         gatherEntered = true;
+        this.countJoinThatMatches(join);
       }
     }
     if (!gatherEntered && this.state === MembState.operational) this.gatherEnter('join-operational');
+  }
+
+  /**
+   * Deviation: a node that has just started does not install a ring of itself alone
+   * during its first join period. corosync does at once (its own join comes back within
+   * a millisecond), which makes it deaf to the running ring's answer: those joins arrive
+   * while it is in COMMIT or RECOVERY of its singleton ring and are dropped, so it joins
+   * only on their next join timer, and the whole ring goes through one more configuration.
+   * Held back, it merges the answer and commits the full ring at once (about 50 ms
+   * sooner). Alone, its own join sent again by the join timer installs the singleton.
+   */
+  private holdingSingleton(): boolean {
+    if (this.singletonHoldUntil === null) return false;
+    if (this.now >= this.singletonHoldUntil || this.state !== MembState.gather) {
+      this.singletonHoldUntil = null;
+      return false;
+    }
+    return subtract(this.myProcList, this.myFailedList).length === 1;
+  }
+
+  /**
+   * Deviation: after merging a join's lists into ours, corosync starts consensus over with
+   * only itself, although the join it just merged states exactly the new lists whenever
+   * ours held nothing it lacked (the usual case: a restarted node merging a running ring's
+   * join). Counting it spares a whole join period (50 ms): without it the merging node waits
+   * for that sender's next join before it can agree, and a restarted node rejoins about
+   * 100 ms after its own singleton ring instead of 50. Consensus keeps its meaning: every
+   * counted member has sent a join with exactly our proc and failed lists.
+   */
+  private countJoinThatMatches(join: Join): void {
+    if (join.nodeId === 0 || this.failedToRecv) return;
+    if (!setEquals(join.procList, this.myProcList) || !setEquals(join.failedList, this.myFailedList)) return;
+    this.consensusSet.add(join.systemFrom);
+    if (this.consensusAgreed() && this.lowestInConfig()) {
+      this.commitTokenCreate();
+      this.commitEnter();
+    }
   }
 
   private handleMergeDetect(message: MergeDetect): void {

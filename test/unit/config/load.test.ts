@@ -385,13 +385,18 @@ describe('quorum, logging and carillon sections', () => {
       ipcSocket: '/run/carillon/carillon.sock',
       httpListen: { host: '127.0.0.1', port: 9405 },
       localNodeId: null,
-      tickMs: 10,
+      tickMs: 1,
       resCorosyncConf: null,
     });
     const c = valid(load(`${conf()}carillon {\n\tstate_dir: /srv/c\n\thttp_listen: [::1]:9000\n\ttick_ms: 5\n\tres_corosync_conf: /etc/carillon/res_corosync.conf\n}\n`).config);
     expect(c.carillon).toMatchObject({ stateDir: '/srv/c', httpListen: { host: '::1', port: 9000 }, tickMs: 5, resCorosyncConf: '/etc/carillon/res_corosync.conf' });
     expect(errors(load(`${conf()}carillon {\n\tres_corosync_conf: res_corosync.conf\n}\n`).diagnostics)).toHaveLength(1);
     expect(valid(load(`${conf()}carillon {\n\thttp_listen: off\n}\n`).config).carillon.httpListen).toBeNull();
+    // The default tick is 1 ms (timers as precise as corosync's); a coarse one is warned about.
+    expect(warnings(load(`${conf()}carillon {\n\ttick_ms: 10\n}\n`).diagnostics)).toEqual([]);
+    expect(warnings(load(`${conf()}carillon {\n\ttick_ms: 20\n}\n`).diagnostics).map((d) => d.message)).toEqual([
+      expect.stringContaining('tick_ms 20 is coarse: Totem timeouts fire up to 20 ms late'),
+    ]);
     const bad = load(`${conf()}carillon {\n\tstate_dir: var/lib\n\thttp_listen: 127.0.0.1\n\ttick_ms: 0\n}\n`);
     expect(errors(bad.diagnostics).map(brief)).toEqual(['16:13 error CONFIG_VALUE', '17:15 error CONFIG_VALUE', '18:11 error CONFIG_VALUE']);
   });

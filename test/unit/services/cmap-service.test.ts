@@ -18,7 +18,7 @@ import {
   cmapStatsKeyType,
 } from '../../../src/services/cmap/cmap-service';
 import { CmapErrorCode, CmapStore, type CmapTrackEvent, type CmapValue } from '../../../src/services/cmap/cmap-store';
-import { ServiceId } from '../../../src/services/service-api';
+import { ServiceId, serviceRetryTicks } from '../../../src/services/service-api';
 import { FakeBus } from './cmap-fake-bus';
 
 const u64 = (value: bigint): CmapValue => ({ type: 'uint64', value });
@@ -229,12 +229,15 @@ describe('NEW_CONFIG_VERSION', () => {
     const bus = new FakeBus();
     const node = bus.start(1);
     node.fullFor = 2;
+    expect(node.service.ticksToNextTimer()).toBeNull();
     node.service.setConfigKeys(version(8n));
     expect(node.service.status().newConfigVersionPending).toBe(true);
+    expect(node.service.ticksToNextTimer()).toBe(serviceRetryTicks(node.api.tickMs));
     node.service.tick();
     expect(node.service.status().newConfigVersionPending).toBe(true);
     node.service.tick();
     expect(node.service.status().newConfigVersionPending).toBe(false);
+    expect(node.service.ticksToNextTimer()).toBeNull();
     node.service.tick();
     const reasons = bus.sent.map((m) => decoded(m.message).reason);
     expect(reasons).toEqual([CmapMcastReason.sync, CmapMcastReason.newConfigVersion]);

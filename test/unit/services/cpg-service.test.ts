@@ -22,7 +22,7 @@ import {
   type CpgPartialTypeCode,
 } from '../../../src/services/cpg/cpg-messages';
 import { CPG_ATOMIC_MESSAGE_MAX, CpgService, type CpgHandle } from '../../../src/services/cpg/cpg-service';
-import { ServiceId } from '../../../src/services/service-api';
+import { ServiceId, serviceRetryTicks } from '../../../src/services/service-api';
 import { bytes, FakeCluster, record } from './cpg-fake-cluster';
 
 const G = bytes('g');
@@ -695,8 +695,10 @@ describe('limits and flow', () => {
     expect(other.join('g')).toBe('full');
     expect(other.state('g')).toBe('unjoined');
     expect(a.mcast('g', bytes('x'))).toBe('full');
+    expect(c.cpg(1).ticksToNextTimer()).toBeNull();
     a.finalize();
     expect(c.cpg(1).pendingSendCount).toBe(1);
+    expect(c.cpg(1).ticksToNextTimer()).toBe(serviceRetryTicks(c.node(1).tickMs));
     n1.full = false;
     // Anything new waits behind the pending leave: it goes out first.
     expect(other.join('g')).toBe('queued');
@@ -708,6 +710,7 @@ describe('limits and flow', () => {
     n1.full = false;
     c.cpg(1).tick();
     expect(c.cpg(1).pendingSendCount).toBe(0);
+    expect(c.cpg(1).ticksToNextTimer()).toBeNull();
   });
 
   it('sync process says again while the queue is full, and resumes where it stopped', () => {

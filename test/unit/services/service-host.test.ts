@@ -340,7 +340,9 @@ describe('ServiceHost on three real TotemNodes', () => {
         'process queued',
         'activate',
       ]);
-      expect(calls.find((c) => c.startsWith('init'))).toBe(`init ${ringText(finalRing)} trans=${m === restarted ? '3' : '1,2'} members=1,2,3`);
+      // The restarted node joins the running ring without a ring of its own first
+      // (TotemNode's singleton hold): it brings no old ring, its transitional set is empty.
+      expect(calls.find((c) => c.startsWith('init'))).toBe(`init ${ringText(finalRing)} trans=${m === restarted ? '' : '1,2'} members=1,2,3`);
       expect(m.counts.transAcks).toBe(m.host.status().counters.syncsCompleted);
       expect(m.host.isSyncing()).toBe(false);
     }
@@ -597,5 +599,80 @@ describe('ServiceHost API', () => {
     expect(host.api.mcast([big.subarray(0, 16), big.subarray(16)])).toBe('queued');
     expect(state.submitted.length).toBe(4);
     expect(host.status().counters).toMatchObject({ mcastFull: 1, mcastQueued: 1 });
+  });
+});
+
+describe('ServiceHost time: advance and ticksToNextTimer', () => {
+  /** A service whose tick hook is due at the ticks in `dueAt` (absolute host ticks); logs the ticks it ran at. */
+  class TimedService implements Service {
+    readonly id: ServiceIdCode;
+    readonly name: string;
+    readonly sync = null;
+    readonly ranAt: number[] = [];
+    api: ServiceApi | null = null;
+    private readonly dueAt: number[];
+    constructor(id: ServiceIdCode, dueAt: number[]) {
+      this.id = id;
+      this.name = `timed-${id}`;
+      this.dueAt = dueAt;
+    }
+    deliver(): void {}
+    confchg(): void {}
+    tick(): void {
+      const now = this.api?.now() ?? -1;
+      this.ranAt.push(now);
+      while (this.dueAt.length > 0 && (this.dueAt[0] ?? Infinity) <= now) this.dueAt.shift();
+    }
+    ticksToNextTimer(): number | null {
+      const next = this.dueAt[0];
+      return next === undefined ? null : next - (this.api?.now() ?? 0);
+    }
+  }
+
+  it('runs the tick hooks only at the ticks a service is due, and sleeps when none is', () => {
+    const { node } = fakeNode();
+    const a = new TimedService(2, [5, 9, 30]);
+    const b = new TimedService(3, [7]);
+    const host = new ServiceHost({ node, localNodeId: 1, tickMs: 1, services: [a, b] });
+    a.api = host.api;
+    b.api = host.api;
+    expect(host.ticksToNextTimer()).toBe(5);
+    host.advance(4);
+    expect(a.ranAt).toEqual([]);
+    host.advance(100);
+    // Every tick hook runs whenever one is due (a hook that is not due does nothing).
+    expect(a.ranAt).toEqual([5, 7, 9, 30]);
+    expect(b.ranAt).toEqual([5, 7, 9, 30]);
+    expect(host.status().ticks).toBe(104);
+    expect(host.ticksToNextTimer()).toBeNull();
+  });
+
+  it('ticks every tick a service with a tick hook but no ticksToNextTimer, and none without a hook', () => {
+    const { node } = fakeNode();
+    const ranAt: number[] = [];
+    const legacy: Service = { id: 2, name: 'legacy', sync: null, deliver: () => undefined, confchg: () => undefined, tick: () => ranAt.push(host.api.now()) };
+    const host = new ServiceHost({ node, localNodeId: 1, tickMs: 1, services: [legacy, new FakeService(4, false)] });
+    expect(host.ticksToNextTimer()).toBe(1);
+    host.advance(3);
+    expect(ranAt).toEqual([1, 2, 3]);
+    const quiet = new ServiceHost({ node, localNodeId: 1, tickMs: 1, services: [new FakeService(4, false)] });
+    expect(quiet.ticksToNextTimer()).toBeNull();
+  });
+
+  it('keeps the services\' clock where as many tick() calls would', () => {
+    const { node } = fakeNode();
+    const jumped = new TimedService(5, [12]);
+    const host = new ServiceHost({ node, localNodeId: 1, tickMs: 10, services: [jumped] });
+    jumped.api = host.api;
+    const twin = new TimedService(5, [12]);
+    const ticked = new ServiceHost({ node, localNodeId: 1, tickMs: 10, services: [twin] });
+    twin.api = ticked.api;
+    for (let i = 0; i < 20; i += 1) ticked.tick();
+    host.advance(7);
+    host.advance(13);
+    expect([host.api.now(), ticked.api.now()]).toEqual([20, 20]);
+    expect(jumped.ranAt).toEqual([12]);
+    expect(twin.ranAt).toHaveLength(20);
+    expect(() => host.advance(-1)).toThrow(AssertionError);
   });
 });

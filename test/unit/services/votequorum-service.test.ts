@@ -283,9 +283,13 @@ describe('last_man_standing (expected votes recalculated after the window with a
     c.crash(5);
     c.form([1, 2, 3]);
     expect(snapshot(c, 1)).toEqual({ quorate: true, expected: 5, total: 3, quorum: 3 });
+    // The host may sleep until the window ends (ServiceHost.advance).
+    expect(vq(c, 1).ticksToNextTimer()).toBe(10);
     c.tick(9);
     expect(snapshot(c, 1)).toEqual({ quorate: true, expected: 5, total: 3, quorum: 3 });
+    expect(vq(c, 1).ticksToNextTimer()).toBe(1);
     c.tick(1);
+    expect(vq(c, 1).ticksToNextTimer()).toBeNull();
     for (const id of [1, 2, 3]) expect(snapshot(c, id)).toEqual({ quorate: true, expected: 3, total: 3, quorum: 2 });
     expect(vq(c, 1).status().flags).toEqual(['Quorate', 'LastManStanding']);
 

@@ -114,6 +114,31 @@ describe('TotemNode: membership (corosync-wire.md §3.2–§3.6)', () => {
     expect(h.now - start).toBeLessThan(config.tokenTicks);
   });
 
+  test('deviation: a node alone installs its singleton ring after one join period, not at once', () => {
+    const config = defaultTotemConfig(3);
+    const h = new Harness([1, 2, 3], config);
+    h.startNode(2);
+    expect(h.runUntil(() => h.nodes.get(2)?.status().state === 'operational', config.joinTicks - 1)).toBe(false);
+    expect(h.runUntil(() => h.allOperationalWith([2]), config.joinTicks + 20)).toBe(true);
+    expect(confchgs(h.events.get(2) ?? [])).toEqual([expect.stringMatching(/^transitional /), expect.stringMatching(/^regular .* m=2 l= j=2$/)]);
+  });
+
+  test('deviations: a restarted node joins the running ring at once, in one configuration, without a ring of itself', () => {
+    const config = defaultTotemConfig(3);
+    const h = formed([1, 2, 3], config);
+    h.crash(3);
+    expect(h.runUntil(() => h.allOperationalWith([1, 2]), 5000)).toBe(true);
+    const start = h.now;
+    const seen = h.events.get(3)?.length ?? 0;
+    h.startNode(3);
+    // The running ring's answer (a join listing 1, 2, 3) reaches node 3 while it still
+    // gathers; merged, it also counts towards consensus, so nobody waits for a join timer.
+    expect(h.runUntil(() => h.nodes.get(1)?.status().state === 'commit', 5000)).toBe(true);
+    expect(h.now - start).toBeLessThan(config.joinTicks);
+    expect(h.runUntil(() => h.allOperationalWith([1, 2, 3]), 5000)).toBe(true);
+    expect(confchgs((h.events.get(3) ?? []).slice(seen)).filter((c) => c.startsWith('regular'))).toEqual([expect.stringMatching(/^regular .* m=1,2,3 l= j=1,2,3$/)]);
+  });
+
   test('a restarted node rejoins with a higher ring seq than it had before', () => {
     const h = formed([1, 2, 3]);
     const before = h.nodes.get(3)?.status().ringId.seq ?? 0n;
