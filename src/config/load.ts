@@ -163,11 +163,11 @@ export interface CarillonSettings {
 
 /**
  * corosync's `system { }` scheduling keys, honoured by carillond at start
- * (src/runtime/scheduling.ts): SCHED_RR at the highest priority unless `sched_rr: no`,
- * then `priority` as a nice value.
+ * (src/runtime/scheduling.ts): SCHED_RR at the highest priority with `sched_rr: yes`,
+ * else `priority` as a nice value.
  */
 export interface SystemSettings {
-  /** system.sched_rr; corosync's default yes. */
+  /** system.sched_rr; default no (corosync: yes — see the deviation in scheduling.ts). */
   readonly schedRr: boolean;
   /** system.priority as a nice value (max = -20, min = 19); null: leave it. Used only without sched_rr. */
   readonly nice: number | null;
@@ -1579,7 +1579,7 @@ const NICE_MIN_PRIORITY = 19;
 
 function readSystem(ctx: Ctx, root: SectionView): SystemSettings {
   const view = SectionView.merged(root, 'system', ctx) ?? SectionView.empty('system', ctx);
-  const schedRr = readBool(ctx, view, 'sched_rr', BoolStyle.yesNo) ?? true;
+  const schedRr = readBool(ctx, view, 'sched_rr', BoolStyle.yesNo) ?? false;
   let nice: number | null = null;
   const priority = readString(ctx, view, 'priority');
   if (priority !== undefined) {

@@ -1,10 +1,18 @@
 // carillond's CPU scheduling, from corosync.conf's `system { sched_rr, priority }`
-// (corosync 3.1.7 main.c semantics; architecture.md §3.3 ops): by default the daemon's
-// main thread runs SCHED_RR at the highest real-time priority, as corosync's does, so
-// that a busy host (Asterisk, its own CPG clients) cannot delay the token past its
-// timeout or stretch every ring rotation; with `sched_rr: no`, `priority` sets a nice
-// value instead. Failing to get either is a warning, never fatal — corosync continues at
-// the default policy too — and the warning says how to grant it.
+// (corosync 3.1.7 main.c semantics; architecture.md §3.3 ops): with `sched_rr: yes` the
+// daemon runs SCHED_RR at the highest real-time priority, as corosync does, so that a
+// busy host cannot delay the token past its timeout or stretch every ring rotation;
+// without it, `priority` sets a nice value. Failing to get either is a warning, never
+// fatal — corosync continues at the default policy too — and the warning says how.
+//
+// Deviation: corosync's default is `sched_rr: yes`, Carillon's is no. corosync spends a
+// few microseconds of CPU per message; carillond, in JavaScript, several times that, and
+// at real-time priority a busy carillond keeps the local processes it serves (Asterisk,
+// CPG clients) off the CPU: measured with `npm run bench` on 2 cores, real-time
+// carillond doubled small-message latency at the clients, cut 64-byte throughput by a
+// third and starved one client into a timeout, while it raised large-message throughput
+// by half. An operator who wants it says `sched_rr: yes` (and grants it: root,
+// CPUSchedulingPolicy=rr in the unit, or an rtprio limit).
 //
 // Node cannot call sched_setscheduler(2) itself, so SCHED_RR is set with util-linux's
 // chrt(1) on carillond's own pid, for all its threads (--all-tasks), as systemd's
@@ -66,7 +74,7 @@ export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = d
     const why = r.error !== undefined ? (r.error.message.includes('ENOENT') ? 'chrt (util-linux) is not installed' : r.error.message) : r.stderr.trim().split('\n').pop() || `chrt exited with status ${String(r.status)}`;
     return {
       level: 'warning',
-      message: `scheduling: could not set SCHED_RR at priority ${SCHED_RR_PRIORITY}: ${why}; continuing at the default policy (run as root, start carillond with CPUSchedulingPolicy=rr as deploy/systemd/carillond.service does, or set system { sched_rr: no })`,
+      message: `scheduling: could not set SCHED_RR at priority ${SCHED_RR_PRIORITY}: ${why}; continuing at the default policy (run as root, or start carillond with CPUSchedulingPolicy=rr: see deploy/systemd/carillond.service; or set system { sched_rr: no })`,
     };
   }
   const notes: string[] = [];

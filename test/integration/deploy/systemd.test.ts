@@ -161,8 +161,8 @@ describe('carillond.service, structurally', () => {
     expect(values(unit, 'Service', 'MemoryDenyWriteExecute')).toEqual([]);
   });
 
-  it("runs real-time round robin at corosync's priority, which carillond keeps (src/runtime/scheduling.ts)", () => {
-    expect([one(unit, 'Service', 'CPUSchedulingPolicy'), one(unit, 'Service', 'CPUSchedulingPriority'), one(unit, 'Service', 'RestrictRealtime')]).toEqual(['rr', '99', 'no']);
+  it('leaves real-time scheduling to system { sched_rr: yes } (off by default, src/runtime/scheduling.ts)', () => {
+    expect([values(unit, 'Service', 'CPUSchedulingPolicy'), one(unit, 'Service', 'RestrictRealtime')]).toEqual([[], 'yes']);
   });
 
   it('the Asterisk drop-in only relaxes [Service] settings the unit sets', () => {

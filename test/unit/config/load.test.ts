@@ -408,13 +408,13 @@ describe('quorum, logging and carillon sections', () => {
     expect(diagnostics.map(brief)).toEqual(['1:1 warning CONFIG_OBSOLETE_KEY', '16:1 warning CONFIG_OBSOLETE_KEY', '21:2 warning CONFIG_IGNORED_KEY', '23:1 warning CONFIG_UNKNOWN_KEY']);
   });
 
-  it('system { }: sched_rr (default yes, as corosync) and priority as a nice value', () => {
-    expect(valid(load(conf()).config).system).toEqual({ schedRr: true, nice: null });
+  it('system { }: sched_rr (default no, unlike corosync) and priority as a nice value', () => {
+    expect(valid(load(conf()).config).system).toEqual({ schedRr: false, nice: null });
     expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: max\n}\n`).config).system).toEqual({ schedRr: false, nice: -20 });
     expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: min\n}\n`).config).system).toEqual({ schedRr: false, nice: 19 });
     expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: -5\n}\n`).config).system).toEqual({ schedRr: false, nice: -5 });
-    const ignored = load(`${conf()}system {\n\tpriority: 3\n}\n`);
-    expect(ignored.diagnostics.map(brief)).toEqual(['16:12 warning CONFIG_VALUE']);
+    const ignored = load(`${conf()}system {\n\tsched_rr: yes\n\tpriority: 3\n}\n`);
+    expect(ignored.diagnostics.map(brief)).toEqual(['17:12 warning CONFIG_VALUE']);
     const bad = load(`${conf()}system {\n\tsched_rr: maybe\n\tpriority: 20\n}\n`);
     expect(bad.config).toBeNull();
     expect(errors(bad.diagnostics).map(brief)).toEqual(['16:12 error CONFIG_VALUE', '17:12 error CONFIG_VALUE']);

@@ -34,7 +34,7 @@ function fakeChrt(initial: { policy: string; priority: number }, set: { status: 
 const other = { policy: 'SCHED_OTHER', priority: 0 };
 
 describe('applyScheduling', () => {
-  it('sched_rr (the default): chrt --rr 99 on our own pid, every thread', () => {
+  it('sched_rr: yes: chrt --rr 99 on our own pid, every thread', () => {
     const { deps, calls, state } = fakeChrt(other);
     expect(applyScheduling({ schedRr: true, nice: null }, deps)).toEqual({ level: 'notice', message: 'scheduling: SCHED_RR at priority 99 (system.sched_rr)' });
     expect(calls).toEqual(['chrt --pid 4242', 'chrt --all-tasks --rr --pid 99 4242']);
@@ -50,7 +50,7 @@ describe('applyScheduling', () => {
   it('a refusal or a missing chrt is a warning that says what to do', () => {
     const refused = applyScheduling({ schedRr: true, nice: -5 }, fakeChrt(other, { status: 1, stderr: "chrt: failed to set pid 4242's policy: Operation not permitted\n" }).deps);
     expect(refused?.level).toBe('warning');
-    expect(refused?.message).toContain("failed to set pid 4242's policy: Operation not permitted; continuing at the default policy (run as root, start carillond with CPUSchedulingPolicy=rr");
+    expect(refused?.message).toContain("failed to set pid 4242's policy: Operation not permitted; continuing at the default policy (run as root, or start carillond with CPUSchedulingPolicy=rr");
     const missing = applyScheduling({ schedRr: true, nice: null }, fakeChrt(other, { status: null, error: new Error('spawnSync chrt ENOENT') }).deps);
     expect(missing?.message).toContain('chrt (util-linux) is not installed');
   });
