@@ -21,6 +21,7 @@
 // started later inherit the policy.
 
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { SystemSettings } from '../config/load';
 
@@ -37,6 +38,8 @@ export interface SchedulingDeps {
   /** Runs a program to completion: status null when it could not be started (error set). */
   readonly run: (file: string, args: readonly string[]) => { status: number | null; stdout: string; stderr: string; error?: Error };
   readonly setPriority: (pid: number, nice: number) => void;
+  /** /proc/<pid>/stat's text, or null when it cannot be read. */
+  readonly readStat: (pid: number) => string | null;
 }
 
 const defaultDeps: SchedulingDeps = {
@@ -46,13 +49,29 @@ const defaultDeps: SchedulingDeps = {
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
   },
   setPriority: (pid, nice) => os.setPriority(pid, nice),
+  readStat: (pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+  },
 };
 
-/** `chrt --pid` output → the thread's policy and priority; null if unreadable. */
-export function parseChrtPolicy(stdout: string): { policy: string; priority: number } | null {
-  const policy = /current scheduling policy: (SCHED_[A-Z_]+)/.exec(stdout)?.[1];
-  const priority = /current scheduling priority: (\d+)/.exec(stdout)?.[1];
-  return policy === undefined || priority === undefined ? null : { policy, priority: Number(priority) };
+/** sched(7) policy numbers as /proc/<pid>/stat reports them. */
+const POLICY_NAMES: Readonly<Record<number, string>> = { 0: 'SCHED_OTHER', 1: 'SCHED_FIFO', 2: 'SCHED_RR', 3: 'SCHED_BATCH', 5: 'SCHED_IDLE', 6: 'SCHED_DEADLINE' };
+
+/**
+ * /proc/<pid>/stat → the main thread's policy and real-time priority (proc(5): fields 40
+ * rt_priority and 41 policy, counted after the parenthesised command name); null if
+ * unreadable. Read instead of running `chrt --pid`: no process start on every start-up.
+ */
+export function parseStatPolicy(stat: string): { policy: string; priority: number } | null {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Field 3 (state) is fields[0] here, so field n is fields[n - 3].
+  const priority = Number(fields[40 - 3]);
+  const policy = POLICY_NAMES[Number(fields[41 - 3])];
+  return policy === undefined || !Number.isInteger(priority) ? null : { policy, priority };
 }
 
 const REAL_TIME = new Set(['SCHED_RR', 'SCHED_FIFO']);
@@ -60,11 +79,12 @@ const REAL_TIME = new Set(['SCHED_RR', 'SCHED_FIFO']);
 /**
  * Applies `system` to this process; null when there is nothing to do. Never throws. A
  * real-time policy the service manager already gave (systemd's CPUSchedulingPolicy=rr,
- * as deploy/systemd/carillond.service sets) is kept with sched_rr and dropped without it.
+ * which deploy/systemd/carillond.service offers) is kept with sched_rr and dropped without it.
  */
 export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = defaultDeps): SchedulingOutcome | null {
   const pid = String(deps.pid);
-  const current = parseChrtPolicy(deps.run('chrt', ['--pid', pid]).stdout);
+  const stat = deps.readStat(deps.pid);
+  const current = stat === null ? null : parseStatPolicy(stat);
   if (system.schedRr) {
     if (current !== null && REAL_TIME.has(current.policy)) {
       return { level: 'notice', message: `scheduling: ${current.policy} at priority ${current.priority}, as the service manager started carillond (system.sched_rr)` };

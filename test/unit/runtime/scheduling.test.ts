@@ -6,7 +6,8 @@
 
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { type SchedulingDeps, applyScheduling, parseChrtPolicy } from '../../../src/runtime/scheduling';
+import * as fs from 'node:fs';
+import { type SchedulingDeps, applyScheduling, parseStatPolicy } from '../../../src/runtime/scheduling';
 
 /** A fake chrt: the thread's policy, what setting one answers, and every call. */
 function fakeChrt(initial: { policy: string; priority: number }, set: { status: number | null; stderr?: string; error?: Error } = { status: 0 }) {
@@ -14,9 +15,14 @@ function fakeChrt(initial: { policy: string; priority: number }, set: { status: 
   const state = { ...initial };
   const deps: SchedulingDeps = {
     pid: 4242,
+    readStat: () => {
+      const policy = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2 }[state.policy] ?? 0;
+      // Fields 4.. after "pid (comm) state"; the command name has a space and a parenthesis in it.
+      const fields = Array.from({ length: 50 }, (_, i) => (i === 36 ? String(state.priority) : i === 37 ? String(policy) : '0'));
+      return `4242 (node ) x) S ${fields.join(' ')}\n`;
+    },
     run: (file, args) => {
       calls.push([file, ...args].join(' '));
-      if (args.length === 2) return { status: 0, stdout: `pid 4242's current scheduling policy: ${state.policy}\npid 4242's current scheduling priority: ${state.priority}\n`, stderr: '' };
       if (set.status === 0) {
         state.policy = args[1] === '--rr' ? 'SCHED_RR' : 'SCHED_OTHER';
         state.priority = Number(args[3]);
@@ -37,14 +43,14 @@ describe('applyScheduling', () => {
   it('sched_rr: yes: chrt --rr 99 on our own pid, every thread', () => {
     const { deps, calls, state } = fakeChrt(other);
     expect(applyScheduling({ schedRr: true, nice: null }, deps)).toEqual({ level: 'notice', message: 'scheduling: SCHED_RR at priority 99 (system.sched_rr)' });
-    expect(calls).toEqual(['chrt --pid 4242', 'chrt --all-tasks --rr --pid 99 4242']);
+    expect(calls).toEqual(['chrt --all-tasks --rr --pid 99 4242']);
     expect(state).toEqual({ policy: 'SCHED_RR', priority: 99 });
   });
 
   it('keeps a real-time policy the service manager gave, without asking for another', () => {
     const { deps, calls } = fakeChrt({ policy: 'SCHED_RR', priority: 50 }, { status: 1, stderr: 'must not be called' });
     expect(applyScheduling({ schedRr: true, nice: null }, deps)?.message).toBe('scheduling: SCHED_RR at priority 50, as the service manager started carillond (system.sched_rr)');
-    expect(calls).toEqual(['chrt --pid 4242']);
+    expect(calls).toEqual([]);
   });
 
   it('a refusal or a missing chrt is a warning that says what to do', () => {
@@ -58,15 +64,16 @@ describe('applyScheduling', () => {
   it('sched_rr: no drops a real-time policy, then applies the nice value of system.priority', () => {
     const rt = fakeChrt({ policy: 'SCHED_RR', priority: 99 });
     expect(applyScheduling({ schedRr: false, nice: -5 }, rt.deps)).toEqual({ level: 'notice', message: 'scheduling: SCHED_RR dropped (system.sched_rr: no), nice -5 (system.priority)' });
-    expect(rt.calls).toEqual(['chrt --pid 4242', 'chrt --all-tasks --other --pid 0 4242', 'setPriority 4242 -5']);
+    expect(rt.calls).toEqual(['chrt --all-tasks --other --pid 0 4242', 'setPriority 4242 -5']);
     expect(applyScheduling({ schedRr: false, nice: null }, fakeChrt(other).deps)).toBeNull();
     expect(applyScheduling({ schedRr: false, nice: -20 }, fakeChrt(other).deps)).toEqual({ level: 'warning', message: 'scheduling: could not set nice -20: EACCES: permission denied; continuing at the default priority' });
   });
 
-  it('reads util-linux chrt --pid output', () => {
+  it('reads the policy from /proc/<pid>/stat as chrt reports it', () => {
     const real = spawnSync('chrt', ['--pid', String(process.pid)], { encoding: 'utf8' });
     if (real.error !== undefined) throw new Error('chrt (util-linux) is missing on this machine');
-    expect(parseChrtPolicy(real.stdout)).toEqual({ policy: expect.stringMatching(/^SCHED_/), priority: expect.any(Number) });
-    expect(parseChrtPolicy('nonsense')).toBeNull();
+    const fromChrt = /current scheduling policy: (SCHED_[A-Z_]+)/.exec(real.stdout)?.[1];
+    expect(parseStatPolicy(fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8'))).toEqual({ policy: fromChrt, priority: expect.any(Number) });
+    expect(parseStatPolicy('nonsense')).toBeNull();
   });
 });
