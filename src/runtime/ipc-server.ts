@@ -9,9 +9,13 @@
 //     one on the same ring identity would be far worse than refusing to start;
 //   - a request line is bounded (64 KiB): an unterminated line would otherwise grow
 //     without limit; the client gets IPC_LINE_TOO_LONG and is disconnected;
-//   - unsent output per client is bounded (1 MiB): a subscriber that stops reading
-//     must not make the daemon buffer Totem traffic forever; it is disconnected with
-//     a final IPC_SLOW_CONSUMER line, which reaches it if it reads again in time;
+//   - unsent output per client is bounded: a subscriber that stops reading must not
+//     make the daemon buffer Totem traffic forever; it is disconnected with a final
+//     IPC_SLOW_CONSUMER line, which reaches it if it reads again in time. Two levels:
+//     above outputBytesMax (64 MiB) at once; above outputBytesStalledMax (8 MiB) only
+//     when it stays there for slowConsumerGraceMs (10 s). A client that is merely
+//     descheduled for a moment on a busy host (a quarter second of 64 KiB deliveries
+//     is 8 MiB) keeps its connection; one that has stopped reading loses it;
 //   - the number of clients is bounded (64): extra connections get
 //     IPC_TOO_MANY_CLIENTS and are closed;
 //   - per connection, CPG handles (16), cmap tracks (64) and SAM registrations (16) are
@@ -87,8 +91,11 @@ export const IpcServerDefaults = {
    * JSON around it; a line is buffered only while it arrives, so idle clients cost nothing.
    */
   lineBytesMax: 2 * 1024 * 1024 + 64 * 1024,
-  /** Pushes queued for a slow reader: a few large deliveries, then it is disconnected. */
-  outputBytesMax: 8 * 1024 * 1024,
+  /** Output queued for a slow reader beyond which it is disconnected at once. */
+  outputBytesMax: 64 * 1024 * 1024,
+  /** Output queued beyond which a reader is disconnected if it stays so for slowConsumerGraceMs. */
+  outputBytesStalledMax: 8 * 1024 * 1024,
+  slowConsumerGraceMs: 10_000,
   /** How long the stale-socket probe waits for a connect before assuming a live peer. */
   probeTimeoutMs: 1000,
   /** How long a client being disconnected may take to read its final line. */
@@ -154,6 +161,8 @@ export interface IpcServerOptions {
   clientsMax?: number;
   lineBytesMax?: number;
   outputBytesMax?: number;
+  outputBytesStalledMax?: number;
+  slowConsumerGraceMs?: number;
   probeTimeoutMs?: number;
   closeGraceMs?: number;
   cpgHandlesPerClient?: number;
@@ -239,6 +248,8 @@ export class IpcServer {
       clientsMax: options.clientsMax ?? IpcServerDefaults.clientsMax,
       lineBytesMax: options.lineBytesMax ?? IpcServerDefaults.lineBytesMax,
       outputBytesMax: options.outputBytesMax ?? IpcServerDefaults.outputBytesMax,
+      outputBytesStalledMax: options.outputBytesStalledMax ?? IpcServerDefaults.outputBytesStalledMax,
+      slowConsumerGraceMs: options.slowConsumerGraceMs ?? IpcServerDefaults.slowConsumerGraceMs,
       probeTimeoutMs: options.probeTimeoutMs ?? IpcServerDefaults.probeTimeoutMs,
       closeGraceMs: options.closeGraceMs ?? IpcServerDefaults.closeGraceMs,
       cpgHandlesPerClient: options.cpgHandlesPerClient ?? IpcServerDefaults.cpgHandlesPerClient,
@@ -473,6 +484,8 @@ class ClientSession {
   /** Index of the first unwritten line in `queue` (shifting a long array is O(n)). */
   private queueHead = 0;
   private queuedBytes = 0;
+  /** Since when the output waiting has been above outputBytesStalledMax, or null. */
+  private stalledSinceMs: number | null = null;
   private flushScheduled = false;
   /** Per CPG handle: the seq of a pipelined mcast that was refused (see protocol.ts). */
   private readonly mcastRefusedSeq = new Map<number, number>();
@@ -532,10 +545,19 @@ class ClientSession {
   send(line: string | Buffer): boolean {
     if (this.ended) return false;
     const bytes = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
-    if (this.socket.writableLength + this.queuedBytes + bytes > this.settings.outputBytesMax) {
+    const waiting = this.socket.writableLength + this.queuedBytes + bytes;
+    let tooMuch: string | null = null;
+    if (waiting > this.settings.outputBytesMax) tooMuch = `more than ${this.settings.outputBytesMax} bytes of output are waiting for this client`;
+    else if (waiting > this.settings.outputBytesStalledMax) {
+      const now = performance.now();
+      this.stalledSinceMs ??= now;
+      if (now - this.stalledSinceMs > this.settings.slowConsumerGraceMs) {
+        tooMuch = `more than ${this.settings.outputBytesStalledMax} bytes of output have been waiting for this client for ${this.settings.slowConsumerGraceMs} ms`;
+      }
+    } else this.stalledSinceMs = null;
+    if (tooMuch !== null) {
       this.server.countError(IpcErrorCode.slowConsumer);
-      const message = `more than ${this.settings.outputBytesMax} bytes of output are waiting for this client; disconnecting it`;
-      this.terminate(IpcDisconnectReason.slowConsumer, encodeError(null, IpcErrorCode.slowConsumer, message));
+      this.terminate(IpcDisconnectReason.slowConsumer, encodeError(null, IpcErrorCode.slowConsumer, `${tooMuch}; disconnecting it`));
       return false;
     }
     this.queue.push(line);
