@@ -15,6 +15,7 @@ import * as net from 'node:net';
 import {
   CPG_BINARY_FEATURE,
   FrameType,
+  GroupNameCodec,
   IpcStreamReader,
   encodeCpgMcastFrame,
   parseCpgDeliverFrame,
@@ -241,15 +242,14 @@ class Connection {
   private readonly listeners = new Map<string, Set<(event: unknown) => void>>();
   private nextId = 1;
   private readonly reader: IpcStreamReader;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   /** Output of this turn: lines and frames, written together. */
   private outgoing: Array<string | Buffer> = [];
   private outgoingBinary = false;
   /** Set once hello negotiated cpg-binary. */
   binaryCpg = false;
   readonly deliverListeners = new Set<(event: IpcCpgDelivery) => void>();
-  /** The last group name encoded or decoded for a frame (one group is the usual case). */
-  private lastGroup: { text: string; bytes: Buffer } | null = null;
+  private readonly mcastGroups = new GroupNameCodec();
+  private readonly deliverGroups = new GroupNameCodec();
   /** The first reason the connection ended; null while open or after close(). */
   private closeReason: IpcClientError | null = null;
   private isEnded = false;
@@ -319,13 +319,7 @@ class Connection {
 
   /** cpg.mcast as a frame (binaryCpg only). */
   callMcastFrame(request: CpgMcastRequest, timeoutMs: number): Promise<CpgMcastResultName> {
-    let groupBytes: Buffer;
-    const last = this.lastGroup;
-    if (last !== null && last.text === request.group) groupBytes = last.bytes;
-    else {
-      groupBytes = Buffer.from(request.group, 'utf8');
-      this.lastGroup = { text: request.group, bytes: groupBytes };
-    }
+    const groupBytes = this.mcastGroups.encode(request.group);
     // Checked here so that a bad name is the caller's error, not a broken frame.
     if (groupBytes.length < 1 || groupBytes.length > 128) {
       return Promise.reject(new IpcClientError(IpcErrorCode.badParams, this.socketPath, `cpg.mcast: a group name has 1..128 bytes, got ${groupBytes.length}`));
@@ -446,17 +440,10 @@ class Connection {
       return;
     }
     const frame = parsed.value;
-    let group: string;
-    const last = this.lastGroup;
-    if (last !== null && last.bytes.equals(frame.groupBytes)) group = last.text;
-    else {
-      try {
-        group = this.decoder.decode(frame.groupBytes);
-      } catch {
-        this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: a delivery's group name is not UTF-8`));
-        return;
-      }
-      this.lastGroup = { text: group, bytes: Buffer.from(frame.groupBytes) };
+    const group = this.deliverGroups.decode(frame.groupBytes);
+    if (group === null) {
+      this.fail(new IpcClientError(IpcClientErrorCode.protocol, this.socketPath, `${this.socketPath}: a delivery's group name is not UTF-8`));
+      return;
     }
     // A copy: the body is a view into a socket chunk.
     const payload = Buffer.from(frame.payload);

@@ -192,6 +192,37 @@ export function parseCpgDeliverFrame(body: Uint8Array): Result<CpgDeliverFrame, 
   });
 }
 
+/**
+ * Group names between text and UTF-8 for frames, remembering the last one: a busy
+ * connection nearly always names the same group, so it is converted once.
+ */
+export class GroupNameCodec {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private last: { text: string; bytes: Buffer } | null = null;
+
+  /** The text of a frame's group bytes; null when they are not UTF-8. */
+  decode(bytes: Uint8Array): string | null {
+    const last = this.last;
+    if (last !== null && last.bytes.equals(bytes)) return last.text;
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes);
+    } catch {
+      return null;
+    }
+    this.last = { text, bytes: Buffer.from(bytes) };
+    return text;
+  }
+
+  encode(text: string): Buffer {
+    const last = this.last;
+    if (last !== null && last.text === text) return last.bytes;
+    const bytes = Buffer.from(text, 'utf8');
+    this.last = { text, bytes };
+    return bytes;
+  }
+}
+
 /** Where an IpcStreamReader hands what it cut; each returns false to stop reading. */
 export interface IpcStreamSink {
   /** One line without its '\n' (may end in '\r'); a view that is only valid during the call. */

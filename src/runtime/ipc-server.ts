@@ -55,6 +55,7 @@ import {
 import {
   CPG_BINARY_FEATURE,
   FrameType,
+  GroupNameCodec,
   IpcStreamReader,
   encodeCpgDeliverFrame,
   encodeCpgMcastResultFrame,
@@ -477,8 +478,8 @@ class ClientSession {
   private helloDone = false;
   /** hello negotiated `cpg-binary`: cpg.mcast may come as frames, deliveries go out as frames. */
   private binaryCpg = false;
-  /** The last group name a cpg-mcast frame carried, bytes and text (one group is the usual case). */
-  private lastMcastGroup: { bytes: Buffer; text: string } | null = null;
+  /** Group names of cpg-mcast frames. */
+  private readonly groupNames = new GroupNameCodec();
   /** Output waiting for the socket to drain: lines and frames. Node's own buffer holds at most about one write. */
   private queue: Array<string | Buffer> = [];
   /** Index of the first unwritten line in `queue` (shifting a long array is O(n)). */
@@ -716,17 +717,10 @@ class ClientSession {
       return;
     }
     const frame = parsed.value;
-    let group: string;
-    const last = this.lastMcastGroup;
-    if (last !== null && last.bytes.equals(frame.groupBytes)) group = last.text;
-    else {
-      try {
-        group = this.decoder.decode(frame.groupBytes);
-      } catch {
-        this.sendError(frame.id, IpcErrorCode.badParams, 'cpg-mcast: the group name is not valid UTF-8');
-        return;
-      }
-      this.lastMcastGroup = { bytes: Buffer.from(frame.groupBytes), text: group };
+    const group = this.groupNames.decode(frame.groupBytes);
+    if (group === null) {
+      this.sendError(frame.id, IpcErrorCode.badParams, 'cpg-mcast: the group name is not valid UTF-8');
+      return;
     }
     try {
       const result = this.cpgMcast(frame.handle, group, frame.payload, frame.seq);

@@ -7,6 +7,7 @@ import {
   CPG_MCAST_RESULTS,
   FRAME_HEADER_BYTES,
   FrameType,
+  GroupNameCodec,
   IpcStreamReader,
   encodeCpgDeliverFrame,
   encodeCpgMcastFrame,
@@ -146,5 +147,18 @@ describe('IpcStreamReader', () => {
 
   it('stops when the sink says so', () => {
     expect(read([stream], { stopAfter: 2 })).toEqual(expected.slice(0, 2));
+  });
+});
+
+describe('GroupNameCodec', () => {
+  it('converts group names both ways, remembering the last, and refuses bytes that are not UTF-8', () => {
+    const codec = new GroupNameCodec();
+    const bytes = codec.encode('grüppe');
+    expect(bytes.toString('hex')).toBe(Buffer.from('grüppe').toString('hex'));
+    expect(codec.encode('grüppe')).toBe(bytes);
+    expect(codec.decode(Buffer.from('grüppe'))).toBe('grüppe');
+    expect(codec.decode(Buffer.from('other'))).toBe('other');
+    expect(codec.decode(Buffer.from([0xff, 0xfe]))).toBeNull();
+    expect(codec.decode(Buffer.from('other'))).toBe('other');
   });
 });
