@@ -6,6 +6,8 @@
 //   carillond -c FILE                               detach and run in the background
 //   carillond -t -c FILE                            check the configuration and exit (78 on error)
 
+// First: V8's heap settings, before the daemon's modules load (daemon-heap.ts).
+import './daemon-heap-setup';
 import { spawn } from 'node:child_process';
 import { DAEMON_DEFAULT_CONFIG, type DaemonFlags, parseDaemonArgs } from '../cli/daemon-args';
 import { formatDiagnostic } from '../config/diagnostics';
