@@ -6,10 +6,10 @@
 //   carillond -c FILE                               detach and run in the background
 //   carillond -t -c FILE                            check the configuration and exit (78 on error)
 
+// First: V8's heap settings, before the daemon's modules load (daemon-heap.ts).
+import './daemon-heap-setup';
 import { spawn } from 'node:child_process';
-import { CommanderError } from 'commander';
-import { DAEMON_DEFAULT_CONFIG, type DaemonFlags, buildDaemonCommand } from '../cli/daemon-command';
-import { packageVersion } from '../cli/package-version';
+import { DAEMON_DEFAULT_CONFIG, type DaemonFlags, parseDaemonArgs } from '../cli/daemon-args';
 import { formatDiagnostic } from '../config/diagnostics';
 import { Daemon, DaemonExit, DaemonStartError, findLocalNodeId, loadDaemonConfig } from '../runtime/daemon';
 
@@ -82,15 +82,27 @@ process.on('unhandledRejection', (reason) => {
   process.exit(DaemonExit.failure);
 });
 
-const program = buildDaemonCommand({ defaultConfig: DEFAULT_CONFIG, version: packageVersion() });
-
-try {
-  program.parse(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : DaemonExit.usage);
-  throw error;
+/**
+ * Help, version and usage errors: commander, loaded only for them (daemon-args.ts says
+ * why; a plain require, as in runtime/daemon.ts).
+ */
+function parseWithCommander(): DaemonFlags {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { CommanderError } = require('commander') as typeof import('commander');
+  const { buildDaemonCommand } = require('../cli/daemon-command') as typeof import('../cli/daemon-command');
+  const { packageVersion } = require('../cli/package-version') as typeof import('../cli/package-version');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const program = buildDaemonCommand({ defaultConfig: DEFAULT_CONFIG, version: packageVersion() });
+  try {
+    program.parse(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : DaemonExit.usage);
+    throw error;
+  }
+  return program.opts<DaemonFlags>();
 }
-const flags = program.opts<DaemonFlags>();
+
+const flags = parseDaemonArgs(process.argv.slice(2), DEFAULT_CONFIG) ?? parseWithCommander();
 const localNodeId = parseNodeId(flags.localNodeid);
 if (flags.test === true) checkOnly(flags, localNodeId);
 if (flags.foreground !== true) detach();

@@ -4,16 +4,11 @@
 // definition, so the manual cannot drift from the flags.
 
 import { Command } from 'commander';
+import { DAEMON_DEFAULT_CONFIG } from './daemon-args';
 
-/** Where carillond reads its configuration unless -c or CARILLON_CONFIG says otherwise. */
-export const DAEMON_DEFAULT_CONFIG = '/etc/carillon/corosync.conf';
-
-export interface DaemonFlags {
-  config: string;
-  foreground?: boolean;
-  test?: boolean;
-  localNodeid?: string;
-}
+// The defaults and the flags' shape live in daemon-args.ts, which the daemon loads
+// without commander.
+export { DAEMON_DEFAULT_CONFIG, type DaemonFlags } from './daemon-args';
 
 export interface DaemonCommandOptions {
   /** The default of -c: CARILLON_CONFIG when set, else DAEMON_DEFAULT_CONFIG. */

@@ -13,6 +13,10 @@
 // starts the programs of amf { } once the ring runs, hears every quorum change, is
 // stopped before the LEAVE, and a program escalating with `leave` makes the daemon leave
 // in order and exit with status 3.
+//
+// Memory (issue 7): what a daemon does not use is not loaded. The Asterisk bridge (AMI,
+// ARI and ws, the res_corosync.conf parser) loads only with carillon { res_corosync_conf },
+// the HTTP server and prom-client only with http_listen on; `lazy` below says how.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,17 +30,16 @@ import { toTotemConfig } from '../totem/config';
 import { decodePgPacket } from '../totem/pg/packet';
 import { TotemNode } from '../totem/srp/totem-node';
 import type { TotemEvent } from '../totem/srp/types';
-import { loadBridgeConfig } from '../asterisk/bridge-config';
 import type { BridgeSettings } from '../asterisk/core/bridge-settings';
 import { readAuthkey } from './authkey';
 import type { BridgeRunner } from './bridge-runner';
 import { DaemonServices } from './daemon-services';
 import { Driver } from './driver';
 import { EventLoopMonitor } from './event-loop-monitor';
-import { HealthHttpServer, HttpServerError } from './http-server';
+import type { HealthHttpServer } from './http-server';
 import { IpcServer } from './ipc-server';
 import { createLogger, type Logger } from './logger';
-import { DaemonMetrics } from './metrics';
+import type { DaemonMetrics } from './metrics';
 import { ProcessSupervisor } from './supervisor';
 import { FileRingIdStore } from './ring-id-store';
 import { applyScheduling } from './scheduling';
@@ -49,6 +52,20 @@ import { UdpuTransport } from './transport/udpu-transport';
 
 /** escalated: an amf program escalated with `leave` (systemd: RestartPreventExitStatus=78 3). */
 export const DaemonExit = { ok: 0, failure: 1, usage: 2, escalated: 3, config: 78, killed: 255 } as const;
+
+/**
+ * The modules a daemon may go without, loaded on first use (issue 7: each costs
+ * resident memory for its code whether it runs or not). A plain require, not import():
+ * dist/ is CommonJS, and import() would start Node's ESM loader (~2 MiB more).
+ */
+const lazy = {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  bridgeConfig: () => require('../asterisk/bridge-config') as typeof import('../asterisk/bridge-config'),
+  bridgeRunner: () => require('./bridge-runner') as typeof import('./bridge-runner'),
+  httpServer: () => require('./http-server') as typeof import('./http-server'),
+  metrics: () => require('./metrics') as typeof import('./metrics'),
+  /* eslint-enable @typescript-eslint/no-require-imports */
+} as const;
 
 /** How often stats.* in cmap are refreshed. */
 const STATS_INTERVAL_MS = 1000;
@@ -88,7 +105,7 @@ export function loadDaemonBridgeConfig(file: string): { settings: BridgeSettings
   if (readConfigFile(file) === null) {
     throw new DaemonStartError('CONFIG_UNREADABLE', `${file}: cannot read res_corosync_conf`, DaemonExit.config);
   }
-  const result = loadBridgeConfig(file, readConfigFile);
+  const result = lazy.bridgeConfig().loadBridgeConfig(file, readConfigFile);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (result.settings === null || errors.length > 0) {
     throw new DaemonStartError('CONFIG_INVALID', result.diagnostics.map(formatDiagnostic).join('\n'), DaemonExit.config);
@@ -199,15 +216,15 @@ export class Daemon implements DaemonApi {
   private amfQuorumUnsubscribe: (() => void) | null = null;
   private readonly statsTimer: NodeJS.Timeout;
   private fatal = false;
-  /** Health and metrics (architecture.md §3.3): null with `http_listen: off`. */
+  /** Health and metrics (architecture.md §3.3): all three null with `http_listen: off`. */
   private readonly http: HealthHttpServer | null;
-  private readonly eventLoop: EventLoopMonitor;
-  readonly metrics: DaemonMetrics;
+  private readonly eventLoop: EventLoopMonitor | null;
+  readonly metrics: DaemonMetrics | null;
 
   private constructor(parts: {
     configFile: string; config: CarillonConfig; nodeId: number; logger: Logger; node: TotemNode;
     netMtu: number; driver: Driver; transport: Transport; ipc: IpcServer; services: DaemonServices; bridge: BridgeRunner | null;
-    http: HealthHttpServer | null; eventLoop: EventLoopMonitor; metrics: DaemonMetrics;
+    http: HealthHttpServer | null; eventLoop: EventLoopMonitor | null; metrics: DaemonMetrics | null;
     amf: ProcessSupervisor;
   }) {
     this.configFile = parts.configFile;
@@ -291,9 +308,7 @@ export class Daemon implements DaemonApi {
     });
     if (bridgeConfig !== null && config.carillon.resCorosyncConf !== null) {
       const self = config.nodelist.find((n) => n.nodeid === nodeId);
-      // Loaded only with a bridge: ws and the AMI/ARI clients cost ~15 ms of every start-up.
-      const { BridgeRunner: Runner } = await import('./bridge-runner.js');
-      bridge = new Runner({
+      bridge = new (lazy.bridgeRunner().BridgeRunner)({
         settings: bridgeConfig.settings,
         configFile: config.carillon.resCorosyncConf,
         services,
@@ -302,35 +317,41 @@ export class Daemon implements DaemonApi {
         logger,
       });
     }
-    const metrics = new DaemonMetrics({
-      // prom-client's event-loop sampler wakes the process every 10 ms: only for a scraper.
-      defaultMetrics: config.carillon.httpListen !== null,
-      sources: {
-        status: () => (daemon as Daemon).status(),
-        quorum: () => services.quorumStatus(),
-        cpg: () => ({ groups: services.cpg.groups().length, ...services.cpg.counters() }),
-        ipc: () => ipc.stats(),
-        bridge: () => bridge?.status() ?? null,
-      },
-    });
-    node.onTokenReceived(() => metrics.observeTokenReceived());
-    driver.onSchedMiss((lagMs) => metrics.observeSchedMiss(lagMs));
-    const eventLoop = new EventLoopMonitor();
     const listen = config.carillon.httpListen;
-    const http = listen === null ? null : new HealthHttpServer({
-      host: listen.host,
-      port: listen.port,
-      handlers: {
-        eventLoopLagMs: () => eventLoop.lagMs(),
-        readiness: () => {
-          const s = (daemon as Daemon).status();
-          return { state: s.state, syncing: s.syncing, quorate: s.quorate, ipcListening: ipc.listening };
+    // Health and metrics exist only with http_listen on: nothing else reads them.
+    let metrics: DaemonMetrics | null = null;
+    let eventLoop: EventLoopMonitor | null = null;
+    let http: HealthHttpServer | null = null;
+    if (listen !== null) {
+      const daemonMetrics = new (lazy.metrics().DaemonMetrics)({
+        sources: {
+          status: () => (daemon as Daemon).status(),
+          quorum: () => services.quorumStatus(),
+          cpg: () => ({ groups: services.cpg.groups().length, ...services.cpg.counters() }),
+          ipc: () => ipc.stats(),
+          bridge: () => bridge?.status() ?? null,
         },
-        metrics: () => metrics.render(),
-      },
-      onRequest: (path, statusCode) => metrics.countHttpRequest(path, statusCode),
-      log: { warn: (message, meta) => logger.log('warning', 'MAIN', message, meta) },
-    });
+      });
+      node.onTokenReceived(() => daemonMetrics.observeTokenReceived());
+      driver.onSchedMiss((lagMs) => daemonMetrics.observeSchedMiss(lagMs));
+      const loop = new EventLoopMonitor();
+      metrics = daemonMetrics;
+      eventLoop = loop;
+      http = new (lazy.httpServer().HealthHttpServer)({
+        host: listen.host,
+        port: listen.port,
+        handlers: {
+          eventLoopLagMs: () => loop.lagMs(),
+          readiness: () => {
+            const s = (daemon as Daemon).status();
+            return { state: s.state, syncing: s.syncing, quorate: s.quorate, ipcListening: ipc.listening };
+          },
+          metrics: () => daemonMetrics.render(),
+        },
+        onRequest: (path, statusCode) => daemonMetrics.countHttpRequest(path, statusCode),
+        log: { warn: (message, meta) => logger.log('warning', 'MAIN', message, meta) },
+      });
+    }
     daemon = new Daemon({ configFile: options.configFile, config, nodeId, logger, node, netMtu: totemConfig.netMtu, driver, transport, ipc, services, bridge, http, eventLoop, metrics, amf });
     try {
       await transport.start();
@@ -339,13 +360,12 @@ export class Daemon implements DaemonApi {
     } catch (error) {
       await ipc.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
-      if (error instanceof HttpServerError) {
+      if (http !== null && error instanceof lazy.httpServer().HttpServerError) {
         throw new DaemonStartError(error.code, `${error.message}; choose another carillon { http_listen: HOST:PORT } or set http_listen: off`);
       }
       throw error;
     }
-    // /healthz is its only reader: without HTTP its sampler would only wake an idle daemon.
-    if (http !== null) eventLoop.start();
+    eventLoop?.start();
     logger.log('notice', 'MAIN', `carillond ${daemon.version} starting: nodeid ${nodeId}, ${config.totem.transport}${config.totem.crypto.enabled ? ' with AES-256-GCM' : ''}, ring seq ${restoredRingSeq} restored, IPC at ${config.carillon.ipcSocket}`);
     if (listen !== null) logger.log('info', 'MAIN', `health and metrics on http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/ (/healthz, /readyz, /metrics)`);
     const names = services.host.status().services.map((s) => `${s.name} (${s.id})`).join(', ');
@@ -490,7 +510,7 @@ export class Daemon implements DaemonApi {
       clearInterval(this.statsTimer);
       // Probes see the daemon go away at once, not a ring that is being left.
       const httpClosed = this.http?.close() ?? Promise.resolve();
-      this.eventLoop.stop();
+      this.eventLoop?.stop();
       // SAM registrations must not fail because their connections close now.
       this.amf.beginShutdown();
       this.amfQuorumUnsubscribe?.();
@@ -539,7 +559,7 @@ export class Daemon implements DaemonApi {
     clearInterval(this.statsTimer);
     this.driver.stop();
     void this.http?.close();
-    this.eventLoop.stop();
+    this.eventLoop?.stop();
     // corosync's exit(-1) leaves nothing behind either: no orphaned supervised programs.
     this.amf.killAllNow();
     this.logger.log('error', 'MAIN', `Killed by node ${fromNodeId}: ${reason === '' ? '(no reason given)' : reason}; carillond exiting with status ${DaemonExit.killed}`);
