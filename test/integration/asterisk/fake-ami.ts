@@ -785,17 +785,24 @@ export class FakeAmiServer {
 
   // ---- variables and functions ----
 
-  private setvar(session: AmiSession, m: Headers): void {
+  /** The action's Variable, or null after answering the errors Asterisk gives (none, or a channel: the fake has none). */
+  private globalVariable(session: AmiSession, m: Headers): string | null {
     const variable = header(m, 'Variable');
-    const value = header(m, 'Value');
     if (variable === '') {
       this.error(session, m, 'No variable specified');
-      return;
+      return null;
     }
     if (header(m, 'Channel') !== '') {
       this.error(session, m, 'No such channel');
-      return;
+      return null;
     }
+    return variable;
+  }
+
+  private setvar(session: AmiSession, m: Headers): void {
+    const variable = this.globalVariable(session, m);
+    if (variable === null) return;
+    const value = header(m, 'Value');
     const state = this.host.state();
     const fn = /^([^()]+)\((.*)\)$/s.exec(variable);
     let ok: boolean;
@@ -814,15 +821,8 @@ export class FakeAmiServer {
   }
 
   private getvar(session: AmiSession, m: Headers): void {
-    const variable = header(m, 'Variable');
-    if (variable === '') {
-      this.error(session, m, 'No variable specified');
-      return;
-    }
-    if (header(m, 'Channel') !== '') {
-      this.error(session, m, 'No such channel');
-      return;
-    }
+    const variable = this.globalVariable(session, m);
+    if (variable === null) return;
     const state = this.host.state();
     let value = '';
     const fn = /^([^()]+)\((.*)\)$/s.exec(variable);

@@ -18,6 +18,7 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LineSplitter, ReplyQueue } from './line-commands';
 import { type InteropGate, checkInteropPrerequisites, exitOrKill, run } from './netns';
 
 /** The C source, beside this file. */
@@ -173,12 +174,6 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-interface PendingCommand {
-  readonly text: string;
-  readonly resolve: (line: AstPeerLine) => void;
-  readonly reject: (error: Error) => void;
-}
-
 export interface AstPeerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -197,10 +192,10 @@ export class AstCpgPeer {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly parsed: AstPeerLine[] = [];
   private readonly waiters = new Set<Waiter>();
-  private readonly pending: PendingCommand[] = [];
+  private readonly replies = new ReplyQueue<AstPeerLine>();
   private readonly maxLines: number;
   private readonly logFile: string | null;
-  private stdoutPartial = '';
+  private readonly stdoutLines = new LineSplitter(MAX_PENDING_STDOUT_CHARS);
   private stderrTail = '';
   private exitInfo: AstPeerExit | null = null;
   /** Why the wrapper stopped trusting the output (overflow), if it did. */
@@ -300,27 +295,12 @@ export class AstCpgPeer {
     if (text.trim() === '') throw new Error('AstCpgPeer.command: an empty line gets no reply');
     if (!this.alive) return Promise.reject(new AstCpgPeerError(AstCpgPeerErrorCode.exited, `${this.name} has exited${this.context()}`));
     if (this.broken !== null) return Promise.reject(this.broken);
-    return new Promise<AstPeerLine>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // The reply may still come; keep the slot so later replies stay matched, but mark it answered.
-        const i = this.pending.indexOf(entry);
-        if (i >= 0) this.pending[i] = { text, resolve: () => undefined, reject: () => undefined };
-        reject(new AstCpgPeerError(AstCpgPeerErrorCode.timeout, `${this.name}: no reply to \`${text.slice(0, 60)}\` within ${timeoutMs} ms${this.context()}`));
-      }, timeoutMs);
-      const entry: PendingCommand = {
-        text,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.pending.push(entry);
-      this.child.stdin.write(`${text}\n`);
-    });
+    return this.replies.send(
+      text,
+      timeoutMs,
+      (line) => this.child.stdin.write(line),
+      () => new AstCpgPeerError(AstCpgPeerErrorCode.timeout, `${this.name}: no reply to \`${text.slice(0, 60)}\` within ${timeoutMs} ms${this.context()}`),
+    );
   }
 
   /**
@@ -400,15 +380,11 @@ export class AstCpgPeer {
   private onStdout(chunk: string): void {
     this.log(chunk);
     if (this.broken !== null) return;
-    this.stdoutPartial += chunk;
-    let nl: number;
-    while ((nl = this.stdoutPartial.indexOf('\n')) >= 0) {
-      const text = this.stdoutPartial.slice(0, nl);
-      this.stdoutPartial = this.stdoutPartial.slice(nl + 1);
+    const whole = this.stdoutLines.push(chunk, (text) => {
       this.onLine(text);
-      if (this.broken !== null) return;
-    }
-    if (this.stdoutPartial.length > MAX_PENDING_STDOUT_CHARS) this.breakDown(`an output line longer than ${MAX_PENDING_STDOUT_CHARS} characters`);
+      return this.broken === null;
+    });
+    if (!whole && this.broken === null) this.breakDown(`an output line longer than ${MAX_PENDING_STDOUT_CHARS} characters`);
   }
 
   private onLine(text: string): void {
@@ -418,19 +394,18 @@ export class AstCpgPeer {
     }
     const line = parseAstPeerLine(text);
     this.parsed.push(line);
-    if (isReply(line)) this.pending.shift()?.resolve(line);
+    if (isReply(line)) this.replies.reply(line);
     const index = this.parsed.length - 1;
     for (const waiter of [...this.waiters]) if (index >= waiter.from && waiter.predicate(line)) waiter.resolve(line);
   }
 
   private breakDown(why: string): void {
     this.broken = new AstCpgPeerError(AstCpgPeerErrorCode.outputOverflow, `${this.name}: ${why}; the wrapper stopped reading it`);
-    this.stdoutPartial = '';
     this.failAll(this.broken);
   }
 
   private failAll(error: AstCpgPeerError): void {
     for (const waiter of [...this.waiters]) waiter.reject(error);
-    for (const command of this.pending.splice(0)) command.reject(error);
+    this.replies.failAll(error);
   }
 }

@@ -40,7 +40,7 @@ import { CpgClient, QuorumClient, type CpgConfchgEvent, type CpgDeliverEvent } f
 import { decodeAstEvent } from '../../../src/asterisk/core/ast-event-codec';
 import type { AstEvent } from '../../../src/asterisk/core/events';
 import { type Check, type ManagedProcess, NetnsCluster, ensureDistBuilt, logTail, pollUntil, readFrom } from './netns';
-import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns, present } from './interop-kit';
 import { type AstPeerLine, type PeerAddress, AstCpgPeer, buildAstCpgPeer, checkAstPeerPrerequisites } from './ast-cpg-peer';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -210,18 +210,9 @@ if (interopSuiteRuns(gate, { title: 'res_corosync-style libcpg peer interop (net
     let recorder: Recorder | null = null;
     const notes: string[] = [];
 
-    const c = (): NetnsCluster => {
-      if (cluster === null) throw new Error('the namespaces were not created');
-      return cluster;
-    };
-    const p = (): AstCpgPeer => {
-      if (peer === null) throw new Error('the ast-cpg-peer is not running');
-      return peer;
-    };
-    const r = (): Recorder => {
-      if (recorder === null) throw new Error('the Carillon client is not connected');
-      return recorder;
-    };
+    const c = present(() => cluster, 'the namespaces were not created');
+    const p = present(() => peer, 'the ast-cpg-peer is not running');
+    const r = present(() => recorder, 'the Carillon client is not connected');
     const layout = interopLayout(c, { clusterName: CLUSTER_NAME, all: ALL, carillon: CARILLON, debug: DEBUG });
     const { socketPath, corosyncLog, carillonLog } = layout;
     const peerLog = (): string => path.join(c().dir(PEER_NODE), 'ast-cpg-peer.log');

@@ -51,7 +51,7 @@ import { decodeAstEvent, encodeAstEvent } from '../../../src/asterisk/core/ast-e
 import { type AstEvent, DeviceState } from '../../../src/asterisk/core/events';
 import type { BridgeStatusJson } from '../../../src/ipc/daemon-api';
 import { type Check, type ManagedProcess, NetnsCluster, ensureDistBuilt, logTail, pollUntil, readFrom } from './netns';
-import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns, present } from './interop-kit';
 import { type AstPeerLine, type PeerAddress, AstCpgPeer, buildAstCpgPeer, checkAstPeerPrerequisites } from './ast-cpg-peer';
 import { type FakeAmiActionJson, FakeAsteriskProcess } from './fake-asterisk-process';
 
@@ -156,22 +156,10 @@ if (interopSuiteRuns(gate, { title: 'Asterisk bridge interop with corosync 3.1.7
     let peer2: AstCpgPeer | null = null;
     const notes: string[] = [];
 
-    const c = (): NetnsCluster => {
-      if (cluster === null) throw new Error('the namespaces were not created');
-      return cluster;
-    };
-    const p = (): AstCpgPeer => {
-      if (peer === null) throw new Error('the first ast-cpg-peer is not running');
-      return peer;
-    };
-    const p2 = (): AstCpgPeer => {
-      if (peer2 === null) throw new Error('the second ast-cpg-peer is not running');
-      return peer2;
-    };
-    const f = (): FakeAsteriskProcess => {
-      if (fake === null) throw new Error('the fake Asterisk is not running');
-      return fake;
-    };
+    const c = present(() => cluster, 'the namespaces were not created');
+    const p = present(() => peer, 'the first ast-cpg-peer is not running');
+    const p2 = present(() => peer2, 'the second ast-cpg-peer is not running');
+    const f = present(() => fake, 'the fake Asterisk is not running');
     const layout = interopLayout(c, { clusterName: CLUSTER_NAME, all: ALL, carillon: CARILLON, debug: DEBUG });
     const { socketPath, corosyncLog, carillonLog } = layout;
     const resCorosyncConfPath = (): string => path.join(c().dir(CARILLON), 'res_corosync.conf');

@@ -18,6 +18,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LineSplitter, ReplyQueue } from './line-commands';
 import { exitOrKill } from './netns';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -80,12 +81,6 @@ const MAX_STDERR_CHARS = 64 * 1024;
 /** Reply lines kept for describe(). */
 const RECENT_LINES = 20;
 
-interface Pending {
-  readonly text: string;
-  readonly resolve: (line: string) => void;
-  readonly reject: (error: Error) => void;
-}
-
 /** One running scripts/fake-asterisk.ts --control; see the file header. */
 export class FakeAsteriskProcess {
   readonly name: string;
@@ -97,11 +92,11 @@ export class FakeAsteriskProcess {
   readonly exited: Promise<FakeProcessExit>;
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly logFile: string | null;
-  private readonly pending: Pending[] = [];
+  private readonly replies = new ReplyQueue<string>();
   private readonly recent: string[] = [];
   private ready: { resolve: (line: string) => void; reject: (error: Error) => void } | null = null;
   private gotReady = false;
-  private partial = '';
+  private readonly stdoutLines = new LineSplitter(MAX_LINE_CHARS);
   private stderrTail = '';
   private exitInfo: FakeProcessExit | null = null;
   private broken: FakeAsteriskProcessError | null = null;
@@ -226,27 +221,12 @@ export class FakeAsteriskProcess {
     if (text.trim() === '') throw new Error('FakeAsteriskProcess.command: a blank line gets no reply');
     if (!this.alive) return Promise.reject(new FakeAsteriskProcessError(FakeAsteriskProcessErrorCode.exited, `${this.name} has exited${this.context()}`));
     if (this.broken !== null) return Promise.reject(this.broken);
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // The reply may still come: keep the slot so later replies stay matched.
-        const i = this.pending.indexOf(entry);
-        if (i >= 0) this.pending[i] = { text, resolve: () => undefined, reject: () => undefined };
-        reject(new FakeAsteriskProcessError(FakeAsteriskProcessErrorCode.timeout, `${this.name}: no reply to \`${text.slice(0, 80)}\` within ${timeoutMs} ms${this.context()}`));
-      }, timeoutMs);
-      const entry: Pending = {
-        text,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.pending.push(entry);
-      this.child.stdin.write(`${text}\n`);
-    });
+    return this.replies.send(
+      text,
+      timeoutMs,
+      (line) => this.child.stdin.write(line),
+      () => new FakeAsteriskProcessError(FakeAsteriskProcessErrorCode.timeout, `${this.name}: no reply to \`${text.slice(0, 80)}\` within ${timeoutMs} ms${this.context()}`),
+    );
   }
 
   /** `quit`: BYE, the fake closes its listeners, the process exits; SIGKILL after timeoutMs. */
@@ -296,16 +276,12 @@ export class FakeAsteriskProcess {
 
   private onStdout(chunk: string): void {
     if (this.broken !== null) return;
-    this.partial += chunk;
-    let nl: number;
-    while ((nl = this.partial.indexOf('\n')) >= 0) {
-      const line = this.partial.slice(0, nl);
-      this.partial = this.partial.slice(nl + 1);
+    const whole = this.stdoutLines.push(chunk, (line) => {
       this.onLine(line);
-    }
-    if (this.partial.length > MAX_LINE_CHARS) {
+      return true;
+    });
+    if (!whole) {
       this.broken = new FakeAsteriskProcessError(FakeAsteriskProcessErrorCode.outputOverflow, `${this.name}: an output line longer than ${MAX_LINE_CHARS} characters`);
-      this.partial = '';
       this.failAll(this.broken);
     }
   }
@@ -322,12 +298,12 @@ export class FakeAsteriskProcess {
       this.ready = null;
       return;
     }
-    this.pending.shift()?.resolve(line);
+    this.replies.reply(line);
   }
 
   private failAll(error: FakeAsteriskProcessError): void {
     this.ready?.reject(error);
     this.ready = null;
-    for (const p of this.pending.splice(0)) p.reject(error);
+    this.replies.failAll(error);
   }
 }

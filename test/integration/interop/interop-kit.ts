@@ -97,3 +97,15 @@ export function interopSuiteRuns(gate: InteropGate, suite: { title: string; name
   });
   return false;
 }
+
+/**
+ * An accessor for something a suite's beforeAll sets up: the value, or an error saying
+ * what is missing (a test that runs after a failed setup fails with that, not a TypeError).
+ */
+export function present<T>(get: () => T | null, missing: string): () => T {
+  return () => {
+    const value = get();
+    if (value === null) throw new Error(missing);
+    return value;
+  };
+}

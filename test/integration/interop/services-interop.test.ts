@@ -56,7 +56,7 @@ import {
   pollUntil,
   readFrom,
 } from './netns';
-import { InteropSteps, interopLayout, interopSuiteRuns } from './interop-kit';
+import { InteropSteps, interopLayout, interopSuiteRuns, present } from './interop-kit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DAEMON_JS = path.join(ROOT, 'dist', 'bin', 'daemon.js');
@@ -266,10 +266,7 @@ if (interopSuiteRuns(gate, { title: 'corosync 3.1.7 services interop (netns)', n
     let consensusMs = 4380;
     const timings: string[] = [];
 
-    const c = (): NetnsCluster => {
-      if (cluster === null) throw new Error('the namespaces were not created');
-      return cluster;
-    };
+    const c = present(() => cluster, 'the namespaces were not created');
     const layout = interopLayout(c, { clusterName: CLUSTER_NAME, all: ALL, carillon: CARILLON, debug: DEBUG });
     const { socketPath, corosyncLog, carillonLog } = layout;
     const secondsSince = (t: number): string => ((performance.now() - t) / 1000).toFixed(2);
