@@ -18,6 +18,7 @@ import {
   GroupNameCodec,
   IpcStreamReader,
   encodeCpgMcastFrame,
+  joinOutput,
   parseCpgDeliverFrame,
   parseCpgMcastResultFrame,
 } from '../ipc/binary-frames';
@@ -244,7 +245,6 @@ class Connection {
   private readonly reader: IpcStreamReader;
   /** Output of this turn: lines and frames, written together. */
   private outgoing: Array<string | Buffer> = [];
-  private outgoingBinary = false;
   /** Set once hello negotiated cpg-binary. */
   binaryCpg = false;
   readonly deliverListeners = new Set<(event: IpcCpgDelivery) => void>();
@@ -353,17 +353,11 @@ class Connection {
   /** Requests made in one turn go out in one socket write (pipelined calls, one syscall). */
   private write(item: string | Buffer): void {
     this.outgoing.push(item);
-    if (typeof item !== 'string') this.outgoingBinary = true;
     if (this.outgoing.length > 1) return;
     queueMicrotask(() => {
       const items = this.outgoing;
-      const binary = this.outgoingBinary;
       this.outgoing = [];
-      this.outgoingBinary = false;
-      if (this.isEnded) return;
-      if (items.length === 1) this.socket.write(items[0] as string | Buffer);
-      else if (!binary) this.socket.write(items.join(''));
-      else this.socket.write(Buffer.concat(items.map((item) => (typeof item === 'string' ? Buffer.from(item) : item))));
+      if (!this.isEnded) this.socket.write(joinOutput(items));
     });
   }
 

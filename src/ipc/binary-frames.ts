@@ -223,6 +223,13 @@ export class GroupNameCodec {
   }
 }
 
+/** Lines and frames as one socket write: a string when all are lines, else one Buffer. */
+export function joinOutput(items: ReadonlyArray<string | Buffer>): string | Buffer {
+  if (items.length === 1) return items[0] as string | Buffer;
+  if (items.every((item) => typeof item === 'string')) return items.join('');
+  return Buffer.concat(items.map((item) => (typeof item === 'string' ? Buffer.from(item) : item)));
+}
+
 /** Where an IpcStreamReader hands what it cut; each returns false to stop reading. */
 export interface IpcStreamSink {
   /** One line without its '\n' (may end in '\r'); a view that is only valid during the call. */

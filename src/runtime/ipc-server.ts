@@ -59,6 +59,7 @@ import {
   IpcStreamReader,
   encodeCpgDeliverFrame,
   encodeCpgMcastResultFrame,
+  joinOutput,
   parseCpgMcastFrame,
 } from '../ipc/binary-frames';
 import {
@@ -478,8 +479,9 @@ class ClientSession {
   private helloDone = false;
   /** hello negotiated `cpg-binary`: cpg.mcast may come as frames, deliveries go out as frames. */
   private binaryCpg = false;
-  /** Group names of cpg-mcast frames. */
-  private readonly groupNames = new GroupNameCodec();
+  /** Group names of cpg-mcast frames, and of cpg-deliver frames. */
+  private readonly mcastGroups = new GroupNameCodec();
+  private readonly deliverGroups = new GroupNameCodec();
   /** Output waiting for the socket to drain: lines and frames. Node's own buffer holds at most about one write. */
   private queue: Array<string | Buffer> = [];
   /** Index of the first unwritten line in `queue` (shifting a long array is O(n)). */
@@ -640,20 +642,12 @@ class ClientSession {
     while (this.queueHead < this.queue.length && !this.socket.writableNeedDrain && !this.ended) {
       let end = this.queueHead;
       let bytes = 0;
-      let allText = true;
       while (end < this.queue.length && (end === this.queueHead || bytes < WRITE_BATCH_BYTES_MAX)) {
         const item = this.queue[end] as string | Buffer;
-        if (typeof item === 'string') bytes += Buffer.byteLength(item);
-        else {
-          bytes += item.length;
-          allText = false;
-        }
+        bytes += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
         end += 1;
       }
-      let batch: string | Buffer;
-      if (end - this.queueHead === 1) batch = this.queue[this.queueHead] as string | Buffer;
-      else if (allText) batch = this.queue.slice(this.queueHead, end).join('');
-      else batch = Buffer.concat(this.queue.slice(this.queueHead, end).map((item) => (typeof item === 'string' ? Buffer.from(item) : item)), bytes);
+      const batch = joinOutput(this.queue.slice(this.queueHead, end));
       this.queueHead = end;
       this.queuedBytes -= bytes;
       this.socket.write(batch);
@@ -717,7 +711,7 @@ class ClientSession {
       return;
     }
     const frame = parsed.value;
-    const group = this.groupNames.decode(frame.groupBytes);
+    const group = this.mcastGroups.decode(frame.groupBytes);
     if (group === null) {
       this.sendError(frame.id, IpcErrorCode.badParams, 'cpg-mcast: the group name is not valid UTF-8');
       return;
@@ -733,10 +727,11 @@ class ClientSession {
 
   /**
    * cpg.mcast, from a line or a frame: go-back-N for pipelined (seq) requests, see
-   * protocol.ts. `payload` may be a view into the input; the CPG service copies it.
+   * protocol.ts. `payload` may be a view into the input; the CPG service copies it. A
+   * daemon without services has no handles (and offers no frames), so cpgHandle() is the
+   * only check needed here; the line path checked for services in dispatchService.
    */
   private cpgMcast(handleId: number, group: string, payload: Uint8Array, seq: number | undefined): CpgMcastResultName {
-    this.services(IpcMethods.cpgMcast);
     const handle = this.cpgHandle(handleId);
     const refused = this.mcastRefusedSeq.get(handleId);
     // Go-back-N: a later message of a pipeline whose earlier one was refused.
@@ -1017,7 +1012,7 @@ class ClientSession {
     if (this.ended) return;
     let frame: Buffer;
     try {
-      frame = encodeCpgDeliverFrame(id, event.nodeId, event.pid, groupBytes(event.group), event.payload);
+      frame = encodeCpgDeliverFrame(id, event.nodeId, event.pid, this.deliverGroups.encode(event.group), event.payload);
     } catch (e) {
       this.server.countError(IpcErrorCode.internal);
       this.server.warn('ipc: cannot encode a cpg delivery', { error: errorMessage(e) });
@@ -1048,20 +1043,6 @@ class ClientSession {
     this.server.countError(code);
     this.send(encodeError(id, code, message));
   }
-}
-
-/** UTF-8 of recently delivered group names: a delivery encodes its group without a lookup in the common case. */
-const groupBytesCache = new Map<string, Buffer>();
-const GROUP_BYTES_CACHE_MAX = 256;
-
-function groupBytes(group: string): Buffer {
-  let bytes = groupBytesCache.get(group);
-  if (bytes === undefined) {
-    if (groupBytesCache.size >= GROUP_BYTES_CACHE_MAX) groupBytesCache.clear();
-    bytes = Buffer.from(group, 'utf8');
-    groupBytesCache.set(group, bytes);
-  }
-  return bytes;
 }
 
 type ProbeResult = { kind: 'listening' } | { kind: 'stale' } | { kind: 'gone' } | { kind: 'unknown'; detail: string };

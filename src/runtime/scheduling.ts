@@ -36,7 +36,7 @@ export interface SchedulingOutcome {
 export interface SchedulingDeps {
   readonly pid: number;
   /** Runs a program to completion: status null when it could not be started (error set). */
-  readonly run: (file: string, args: readonly string[]) => { status: number | null; stdout: string; stderr: string; error?: Error };
+  readonly run: (file: string, args: readonly string[]) => { status: number | null; stderr: string; error?: Error };
   readonly setPriority: (pid: number, nice: number) => void;
   /** /proc/<pid>/stat's text, or null when it cannot be read. */
   readonly readStat: (pid: number) => string | null;
@@ -46,7 +46,7 @@ const defaultDeps: SchedulingDeps = {
   pid: process.pid,
   run: (file, args) => {
     const r = spawnSync(file, args, { encoding: 'utf8', timeout: 5000 });
-    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
+    return { status: r.status, stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
   },
   setPriority: (pid, nice) => os.setPriority(pid, nice),
   readStat: (pid) => {

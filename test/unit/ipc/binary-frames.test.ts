@@ -12,6 +12,7 @@ import {
   encodeCpgDeliverFrame,
   encodeCpgMcastFrame,
   encodeCpgMcastResultFrame,
+  joinOutput,
   parseCpgDeliverFrame,
   parseCpgMcastFrame,
   parseCpgMcastResultFrame,
@@ -160,5 +161,15 @@ describe('GroupNameCodec', () => {
     expect(codec.decode(Buffer.from('other'))).toBe('other');
     expect(codec.decode(Buffer.from([0xff, 0xfe]))).toBeNull();
     expect(codec.decode(Buffer.from('other'))).toBe('other');
+  });
+});
+
+describe('joinOutput', () => {
+  it('one item as is, lines joined as text, lines and frames as one Buffer in order', () => {
+    const frame = Buffer.from([0, 2, 5, 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(joinOutput(['a\n'])).toBe('a\n');
+    expect(joinOutput([frame])).toBe(frame);
+    expect(joinOutput(['a\n', 'b\n'])).toBe('a\nb\n');
+    expect(joinOutput(['a\n', frame, 'é\n'])).toEqual(Buffer.concat([Buffer.from('a\n'), frame, Buffer.from('é\n')]));
   });
 });

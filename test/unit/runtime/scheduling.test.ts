@@ -27,7 +27,7 @@ function fakeChrt(initial: { policy: string; priority: number }, set: { status: 
         state.policy = args[1] === '--rr' ? 'SCHED_RR' : 'SCHED_OTHER';
         state.priority = Number(args[3]);
       }
-      return { status: set.status, stdout: '', stderr: set.stderr ?? '', ...(set.error === undefined ? {} : { error: set.error }) };
+      return { status: set.status, stderr: set.stderr ?? '', ...(set.error === undefined ? {} : { error: set.error }) };
     },
     setPriority: (pid, nice) => {
       calls.push(`setPriority ${pid} ${nice}`);
