@@ -256,13 +256,13 @@ describe('IpcServer: limits', () => {
   });
 
   it('keeps a subscriber that is only briefly behind; cuts one that stays behind past the grace', async () => {
-    const server = await startServer({ closeGraceMs: 10_000, outputBytesStalledMax: 256 * 1024, slowConsumerGraceMs: 300 });
+    const server = await startServer({ closeGraceMs: 10_000, outputBytesStalledMax: 256 * 1024, slowConsumerGraceMs: 1500 });
     const slow = await connect();
     await slow.hello();
     slow.send({ id: 1, method: 'totem.subscribe' });
     expect(await slow.next()).toMatchObject({ id: 1, result: { subscribed: true } });
     const payloadHex = 'cd'.repeat(2048);
-    // About 2 MiB queued while paused for 100 ms: over the stalled mark, inside the grace.
+    // About 2 MiB queued while paused for 100 ms: over the stalled mark, well inside the grace.
     slow.socket.pause();
     for (let seq = 1; seq <= 250; seq++) api.emit(deliverEvent(seq, payloadHex));
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -273,13 +273,13 @@ describe('IpcServer: limits', () => {
     // Paused past the grace while pushes keep coming: cut.
     slow.socket.pause();
     for (let seq = 261; seq <= 510; seq++) api.emit(deliverEvent(seq, payloadHex));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 1600));
     api.emit(deliverEvent(511, payloadHex));
     const closed = await clientClosed('slowConsumer');
     expect(closed.clientName).toBe('test');
     slow.socket.resume();
     const lines = await slow.rest(10_000);
-    expect(JSON.parse(lines.at(-1) ?? 'null')).toEqual({ id: null, error: { code: IpcErrorCode.slowConsumer, message: expect.stringContaining('for 300 ms') } });
+    expect(JSON.parse(lines.at(-1) ?? 'null')).toEqual({ id: null, error: { code: IpcErrorCode.slowConsumer, message: expect.stringContaining('for 1500 ms') } });
     expect(server.stats().disconnectsByReason.slowConsumer).toBe(1);
   });
 
