@@ -5,9 +5,9 @@
 // is given) but for two sections: carillond's adds carillon { } (its IPC socket,
 // state_dir, no HTTP, optionally the bridge's res_corosync.conf), and each side's
 // system { } holds its own default scheduling — corosync sched_rr: yes with its
-// state_dir, carillond sched_rr: no (README "Deviations": real-time carillond starves
-// the local clients that this bench runs next to it). Both are what an unmodified
-// install does.
+// state_dir, carillond none, i.e. nice -20 (README "Deviations": real-time carillond
+// starves the local clients that this bench runs next to it). Both are what an
+// unmodified install does.
 //
 // The CPG clients are ../shared/tools/cpgload (built by buildCpgload) on the corosync side
 // and scripts/bench/cpgload.ts on the Carillon side, both started inside the node's
@@ -50,7 +50,7 @@ export function benchConf(opts: {
     `quorum {\n    provider: corosync_votequorum\n}\n` +
     `logging {\n    to_stderr: yes\n    to_logfile: no\n    to_syslog: no\n    timestamp: hires\n    debug: off\n}\n`;
   if (opts.side === 'corosync') text += `system {\n    state_dir: ${opts.stateDir}\n    sched_rr: yes\n}\n`;
-  else text += 'system {\n    sched_rr: no\n}\n';
+  // carillond: no system { }, so its own default (nice -20, src/runtime/scheduling.ts).
   if (opts.side === 'carillon') {
     const c = opts.carillon;
     if (c === undefined) throw new Error('benchConf: the carillon side needs its carillon { } settings');

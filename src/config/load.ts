@@ -169,8 +169,14 @@ export interface CarillonSettings {
 export interface SystemSettings {
   /** system.sched_rr; default no (corosync: yes — see the deviation in scheduling.ts). */
   readonly schedRr: boolean;
-  /** system.priority as a nice value (max = -20, min = 19); null: leave it. Used only without sched_rr. */
+  /**
+   * system.priority as a nice value (max = -20, min = 19); null: leave it. Used only
+   * without sched_rr. Without both keys it is -20, corosync's fallback when it cannot
+   * have real time (niceIsDefault).
+   */
   readonly nice: number | null;
+  /** nice is the default of a system { } without sched_rr and priority, not the operator's. */
+  readonly niceIsDefault: boolean;
 }
 
 export interface CarillonConfig {
@@ -1579,23 +1585,27 @@ const NICE_MIN_PRIORITY = 19;
 
 function readSystem(ctx: Ctx, root: SectionView): SystemSettings {
   const view = SectionView.merged(root, 'system', ctx) ?? SectionView.empty('system', ctx);
-  const schedRr = readBool(ctx, view, 'sched_rr', BoolStyle.yesNo) ?? false;
-  let nice: number | null = null;
+  const schedRrKey = readBool(ctx, view, 'sched_rr', BoolStyle.yesNo);
+  const schedRr = schedRrKey ?? false;
   const priority = readString(ctx, view, 'priority');
-  if (priority !== undefined) {
-    const text = priority.value;
-    if (text === 'max') nice = NICE_MAX_PRIORITY;
-    else if (text === 'min') nice = NICE_MIN_PRIORITY;
-    else if (/^-?[0-9]+$/.test(text) && Number(text) >= NICE_MAX_PRIORITY && Number(text) <= NICE_MIN_PRIORITY) nice = Number(text);
-    else {
-      ctx.sink.error(DiagnosticCode.value, valueAt(priority.key), `priority must be max, min or a nice value in ${NICE_MAX_PRIORITY}..${NICE_MIN_PRIORITY}, got ${JSON.stringify(text)}`);
-    }
-    if (schedRr && nice !== null) {
-      ctx.sink.warning(DiagnosticCode.value, valueAt(priority.key), 'priority applies only with sched_rr: no (corosync ignores it too)');
-    }
-  }
   view.finish(SYSTEM_NOTES, ctx);
-  return { schedRr, nice };
+  if (priority === undefined) {
+    // Neither key: not corosync's real time (scheduling.ts), but what corosync falls back
+    // to when it cannot have real time: the highest nice priority.
+    return schedRrKey === undefined ? { schedRr, nice: NICE_MAX_PRIORITY, niceIsDefault: true } : { schedRr, nice: null, niceIsDefault: false };
+  }
+  const text = priority.value;
+  let nice: number | null = null;
+  if (text === 'max') nice = NICE_MAX_PRIORITY;
+  else if (text === 'min') nice = NICE_MIN_PRIORITY;
+  else if (/^-?[0-9]+$/.test(text) && Number(text) >= NICE_MAX_PRIORITY && Number(text) <= NICE_MIN_PRIORITY) nice = Number(text);
+  else {
+    ctx.sink.error(DiagnosticCode.value, valueAt(priority.key), `priority must be max, min or a nice value in ${NICE_MAX_PRIORITY}..${NICE_MIN_PRIORITY}, got ${JSON.stringify(text)}`);
+  }
+  if (schedRr && nice !== null) {
+    ctx.sink.warning(DiagnosticCode.value, valueAt(priority.key), 'priority applies only with sched_rr: no (corosync ignores it too)');
+  }
+  return { schedRr, nice, niceIsDefault: false };
 }
 
 // ---------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ export class Daemon implements DaemonApi {
     const logger = options.logger ?? createLogger(config.logging, { nodeId });
     for (const warning of [...warnings, ...(bridgeConfig?.warnings ?? [])]) logger.log('warning', 'MAIN', formatDiagnostic(warning));
     const scheduling = applyScheduling(config.system);
-    if (scheduling !== null) logger.log(scheduling.level, 'MAIN', scheduling.message);
+    if (scheduling.outcome !== null) logger.log(scheduling.outcome.level, 'MAIN', scheduling.outcome.message);
     const transportLog: TransportLogger = (level, message, fields) => logger.log(level, 'TOTEM', message, fields);
     const transport = await openTransport(config, nodeId, transportLog, logger);
     const ringIdStore = new FileRingIdStore({ stateDir: config.carillon.stateDir, log: (level, message) => logger.log(level, 'MAIN', message) });
@@ -276,6 +276,7 @@ export class Daemon implements DaemonApi {
     const exit = options.exit ?? ((code: number) => process.exit(code));
     const amf = new ProcessSupervisor({
       processes: config.amf.processes,
+      childNice: scheduling.childNice,
       logger,
       cmap: {
         set: (entries) => {

@@ -14,6 +14,16 @@
 // by half. An operator who wants it says `sched_rr: yes` (and grants it: root,
 // CPUSchedulingPolicy=rr in the unit, or an rtprio limit).
 //
+// Without sched_rr and priority, carillond takes what corosync falls back to when real
+// time is refused: the highest nice priority (-20). The scheduler still shares the CPU
+// by weight, so the clients keep running, but a woken carillond preempts them at once,
+// which is what a token ring needs at every hop: measured with `npm run bench` on 2
+// cores against nice 0, 1 KiB messages +15-45 % msgs/s, 64 B +5-20 %, CPG latency p50
+// -10-25 % (README "Benchmarks"). Raising one's priority needs root or CAP_SYS_NICE
+// (systemd: Nice=-20, as deploy/systemd/carillond.service does); without them this
+// default is a notice, not a warning. Supervised programs (amf { }) start at the nice
+// value carillond had before (childNice), not at its raised priority.
+//
 // Node cannot call sched_setscheduler(2) itself, so SCHED_RR is set with util-linux's
 // chrt(1) on carillond's own pid, for all its threads (--all-tasks), as systemd's
 // CPUSchedulingPolicy= does: the event loop must never wait on a V8 helper thread (a
@@ -33,11 +43,19 @@ export interface SchedulingOutcome {
   readonly message: string;
 }
 
+/** applyScheduling's result: what to log (null: nothing) and the nice value for supervised programs. */
+export interface SchedulingResult {
+  readonly outcome: SchedulingOutcome | null;
+  /** The nice value carillond started with, when it changed its own; null: children inherit as they are. */
+  readonly childNice: number | null;
+}
+
 export interface SchedulingDeps {
   readonly pid: number;
   /** Runs a program to completion: status null when it could not be started (error set). */
   readonly run: (file: string, args: readonly string[]) => { status: number | null; stderr: string; error?: Error };
   readonly setPriority: (pid: number, nice: number) => void;
+  readonly getPriority: (pid: number) => number;
   /** /proc/<pid>/stat's text, or null when it cannot be read. */
   readonly readStat: (pid: number) => string | null;
 }
@@ -49,6 +67,7 @@ const defaultDeps: SchedulingDeps = {
     return { status: r.status, stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
   },
   setPriority: (pid, nice) => os.setPriority(pid, nice),
+  getPriority: (pid) => os.getPriority(pid),
   readStat: (pid) => {
     try {
       return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -76,12 +95,37 @@ export function parseStatPolicy(stat: string): { policy: string; priority: numbe
 
 const REAL_TIME = new Set(['SCHED_RR', 'SCHED_FIFO']);
 
+function safePriority(deps: SchedulingDeps): number | string {
+  try {
+    return deps.getPriority(deps.pid);
+  } catch {
+    return 'unknown';
+  }
+}
+
 /**
  * Applies `system` to this process; null when there is nothing to do. Never throws. A
  * real-time policy the service manager already gave (systemd's CPUSchedulingPolicy=rr,
  * which deploy/systemd/carillond.service offers) is kept with sched_rr and dropped without it.
  */
-export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = defaultDeps): SchedulingOutcome | null {
+export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = defaultDeps): SchedulingResult {
+  let niceBefore: number | null = null;
+  try {
+    niceBefore = deps.getPriority(deps.pid);
+  } catch {
+    // Unknown: children then inherit whatever carillond has.
+  }
+  const outcome = applyPolicy(system, deps);
+  let childNice: number | null = null;
+  try {
+    if (niceBefore !== null && deps.getPriority(deps.pid) !== niceBefore) childNice = niceBefore;
+  } catch {
+    childNice = null;
+  }
+  return { outcome, childNice };
+}
+
+function applyPolicy(system: SystemSettings, deps: SchedulingDeps): SchedulingOutcome | null {
   const pid = String(deps.pid);
   const stat = deps.readStat(deps.pid);
   const current = stat === null ? null : parseStatPolicy(stat);
@@ -105,11 +149,17 @@ export function applyScheduling(system: SystemSettings, deps: SchedulingDeps = d
     notes.push(`${current.policy} dropped (system.sched_rr: no)`);
   }
   if (system.nice !== null) {
+    const source = system.niceIsDefault ? 'the default without system.sched_rr and system.priority' : 'system.priority';
     try {
       deps.setPriority(deps.pid, system.nice);
-      notes.push(`nice ${system.nice} (system.priority)`);
+      notes.push(`nice ${system.nice} (${source})`);
     } catch (e) {
-      return { level: 'warning', message: `scheduling: could not set nice ${system.nice}: ${e instanceof Error ? e.message : String(e)}; continuing at the default priority` };
+      const why = e instanceof Error ? e.message : String(e);
+      if (!system.niceIsDefault) return { level: 'warning', message: `scheduling: could not set nice ${system.nice}: ${why}; continuing at the default priority` };
+      return {
+        level: 'notice',
+        message: `scheduling: could not raise the priority to nice ${system.nice} (${source}): ${why}; continuing at nice ${String(safePriority(deps))} (run as root, or with Nice=${system.nice} in the systemd unit: see deploy/systemd/carillond.service; system { sched_rr: no } leaves the priority alone)`,
+      };
     }
   }
   return notes.length === 0 ? null : { level: 'notice', message: `scheduling: ${notes.join(', ')}` };

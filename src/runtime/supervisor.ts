@@ -38,6 +38,7 @@
 // order and exits with status 3 (DaemonExit.escalated).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as os from 'node:os';
 import type { AmfProcessConfig } from '../config/amf-conf';
 import {
   type AmfProcessJson,
@@ -78,6 +79,11 @@ export interface SupervisorOptions {
   readonly outputLinesPerSecMax?: number;
   /** Monotonic ms; default performance.now(). */
   readonly now?: () => number;
+  /**
+   * The nice value programs start at when carillond raised its own priority
+   * (scheduling.ts childNice); null or absent: they inherit carillond's.
+   */
+  readonly childNice?: number | null;
 }
 
 /** Supervised programs plus SAM registrations; see the file header. */
@@ -404,6 +410,17 @@ class ProcessRunner {
     }
   }
 
+  /** A program runs at the priority carillond was started with, not at the one it raised for the token. */
+  private resetNice(child: ChildProcess): void {
+    const nice = this.options.childNice ?? null;
+    if (nice === null || child.pid === undefined) return;
+    try {
+      os.setPriority(child.pid, nice);
+    } catch (e) {
+      this.log('debug', `${this.config.name}: cannot set nice ${nice} on pid ${child.pid}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   private spawn(): void {
     const [file, ...args] = this.config.command;
     if (file === undefined) {
@@ -423,6 +440,7 @@ class ProcessRunner {
     let spawned = false;
     child.once('spawn', () => {
       spawned = true;
+      this.resetNice(child);
       this.attachOutput(child);
       if (child.pid !== undefined) this.handle({ type: 'spawned', pid: child.pid });
     });

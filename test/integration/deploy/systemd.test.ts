@@ -165,6 +165,10 @@ describe('carillond.service, structurally', () => {
     expect([values(unit, 'Service', 'CPUSchedulingPolicy'), one(unit, 'Service', 'RestrictRealtime')]).toEqual([[], 'yes']);
   });
 
+  it('grants the nice -20 carillond asks for by default, which it cannot take without privilege', () => {
+    expect(one(unit, 'Service', 'Nice')).toBe('-20');
+  });
+
   it('the Asterisk drop-in only relaxes [Service] settings the unit sets', () => {
     const relaxed = parseUnit(fs.readFileSync(dropIn, 'utf8'));
     expect([...relaxed.keys()]).toEqual(['Service']);

@@ -409,10 +409,13 @@ describe('quorum, logging and carillon sections', () => {
   });
 
   it('system { }: sched_rr (default no, unlike corosync) and priority as a nice value', () => {
-    expect(valid(load(conf()).config).system).toEqual({ schedRr: false, nice: null });
-    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: max\n}\n`).config).system).toEqual({ schedRr: false, nice: -20 });
-    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: min\n}\n`).config).system).toEqual({ schedRr: false, nice: 19 });
-    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: -5\n}\n`).config).system).toEqual({ schedRr: false, nice: -5 });
+    // Neither key: corosync's fallback when it cannot have real time, the highest priority.
+    expect(valid(load(conf()).config).system).toEqual({ schedRr: false, nice: -20, niceIsDefault: true });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n}\n`).config).system).toEqual({ schedRr: false, nice: null, niceIsDefault: false });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: yes\n}\n`).config).system).toEqual({ schedRr: true, nice: null, niceIsDefault: false });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: max\n}\n`).config).system).toEqual({ schedRr: false, nice: -20, niceIsDefault: false });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: min\n}\n`).config).system).toEqual({ schedRr: false, nice: 19, niceIsDefault: false });
+    expect(valid(load(`${conf()}system {\n\tsched_rr: no\n\tpriority: -5\n}\n`).config).system).toEqual({ schedRr: false, nice: -5, niceIsDefault: false });
     const ignored = load(`${conf()}system {\n\tsched_rr: yes\n\tpriority: 3\n}\n`);
     expect(ignored.diagnostics.map(brief)).toEqual(['17:12 warning CONFIG_VALUE']);
     const bad = load(`${conf()}system {\n\tsched_rr: maybe\n\tpriority: 20\n}\n`);

@@ -11,7 +11,9 @@
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { AmfProcessConfig } from '../../../src/config/amf-conf';
 import type { AmfProcessJson } from '../../../src/ipc/daemon-api';
 import type { CmapValue } from '../../../src/services/cmap/cmap-store';
@@ -134,6 +136,16 @@ describe('supervised programs', () => {
     expect(cmap.value('resources.process.sleepy.pid')).toBe(processOf('sleepy').pid);
     expect(cmap.value('resources.process.sleepy.last_exit')).toBe('signal SIGKILL');
     expect(isAlive(first)).toBe(false);
+  });
+
+  it('childNice: a program starts at the nice value carillond had before raising its own', async () => {
+    const niceOf = (pid: number): number => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
+    // Raising a nice value needs no privilege, so this runs as any user.
+    const wanted = Math.min(19, os.getPriority() + 5);
+    const s = start([proc('niced', SLEEPER)], { childNice: wanted });
+    s.startAll();
+    await waitUntil('running', () => processOf('niced').state === 'running', describeAll);
+    expect(niceOf(processOf('niced').pid ?? 0)).toBe(wanted);
   });
 
   it('a program that keeps crashing is escalated after exactly max_restarts restarts; leave goes to the daemon', async () => {
