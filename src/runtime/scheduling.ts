@@ -17,9 +17,10 @@
 // Without sched_rr and priority, carillond takes what corosync falls back to when real
 // time is refused: the highest nice priority (-20). The scheduler still shares the CPU
 // by weight, so the clients keep running, but a woken carillond preempts them at once,
-// which is what a token ring needs at every hop: measured with `npm run bench` on 2
-// cores against nice 0, 1 KiB messages +15-45 % msgs/s, 64 B +5-20 %, CPG latency p50
-// -10-25 % (README "Benchmarks"). Raising one's priority needs root or CAP_SYS_NICE
+// which is what a token ring needs at every hop: measured on 2 cores in paired runs
+// against nice 0 (scripts/bench/rotation-stats.ts, `npm run bench -- --only latency`),
+// 1 KiB messages +13-49 % msgs/s, 64 B +7-21 %, CPG latency p50 up to -30 % (README
+// "Deviations"). Raising one's priority needs root or CAP_SYS_NICE
 // (systemd: Nice=-20, as deploy/systemd/carillond.service does); without them this
 // default is a notice, not a warning. Supervised programs (amf { }) start at the nice
 // value carillond had before (childNice), not at its raised priority.
