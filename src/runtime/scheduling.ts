@@ -61,13 +61,37 @@ export interface SchedulingDeps {
   readonly readStat: (pid: number) => string | null;
 }
 
+/**
+ * setpriority(2) for every thread of a process: on Linux a nice value belongs to one
+ * thread, and os.setPriority(pid) sets only the main one, while Node's libuv and V8
+ * threads exist from the start (systemd's Nice= covers them all, being set before exec).
+ * Throws what the main thread's change throws; threads that end meanwhile are skipped.
+ */
+export function setProcessNice(pid: number, nice: number): void {
+  os.setPriority(pid, nice);
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    if (Number(tid) === pid) continue;
+    try {
+      os.setPriority(Number(tid), nice);
+    } catch {
+      // Gone since the listing.
+    }
+  }
+}
+
 const defaultDeps: SchedulingDeps = {
   pid: process.pid,
   run: (file, args) => {
     const r = spawnSync(file, args, { encoding: 'utf8', timeout: 5000 });
     return { status: r.status, stderr: r.stderr ?? '', ...(r.error === undefined ? {} : { error: r.error }) };
   },
-  setPriority: (pid, nice) => os.setPriority(pid, nice),
+  setPriority: (pid, nice) => setProcessNice(pid, nice),
   getPriority: (pid) => os.getPriority(pid),
   readStat: (pid) => {
     try {
@@ -105,7 +129,7 @@ function safePriority(deps: SchedulingDeps): number | string {
 }
 
 /**
- * Applies `system` to this process; null when there is nothing to do. Never throws. A
+ * Applies `system` to this process; outcome null when there is nothing to say. Never throws. A
  * real-time policy the service manager already gave (systemd's CPUSchedulingPolicy=rr,
  * which deploy/systemd/carillond.service offers) is kept with sched_rr and dropped without it.
  */

@@ -38,7 +38,6 @@
 // order and exits with status 3 (DaemonExit.escalated).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import * as os from 'node:os';
 import type { AmfProcessConfig } from '../config/amf-conf';
 import {
   type AmfProcessJson,
@@ -54,6 +53,7 @@ import type { CmapValue } from '../services/cmap/cmap-store';
 import { type RunningHealthCheck, runHealthCheck } from './health-check';
 import type { Logger } from './logger';
 import { type AmfCmapPort, SamRegistry } from './sam-registry';
+import { setProcessNice } from './scheduling';
 
 export const PROCESS_CMAP_PREFIX = 'resources.process.';
 
@@ -415,7 +415,7 @@ class ProcessRunner {
     const nice = this.options.childNice ?? null;
     if (nice === null || child.pid === undefined) return;
     try {
-      os.setPriority(child.pid, nice);
+      setProcessNice(child.pid, nice);
     } catch (e) {
       this.log('debug', `${this.config.name}: cannot set nice ${nice} on pid ${child.pid}: ${e instanceof Error ? e.message : String(e)}`);
     }
