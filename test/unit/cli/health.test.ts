@@ -130,12 +130,19 @@ describe('carillon wait-ready', () => {
 
   it('waits for the socket to appear', async () => {
     api.statusValue = ready();
-    const later = setTimeout(() => void startServer(), 400);
+    // The server answers as soon as it is bound, before listen() has set the socket's mode:
+    // on a loaded host wait-ready can be done first, so the test waits for listen() too
+    // (afterEach must not remove the socket under it).
+    let starting: Promise<void> = Promise.resolve();
+    const later = setTimeout(() => {
+      starting = startServer();
+    }, 400);
     try {
       const run = await cli('--socket', socketPath, 'wait-ready', '--timeout', '10');
       expect(run.code).toBe(0);
     } finally {
       clearTimeout(later);
+      await starting;
     }
   });
 
