@@ -29,7 +29,7 @@
 //   - health_address defaults to 127.0.0.1:5038 (Asterisk's AMI port) for ami and is
 //     required for tcp; health_command is required for exec.
 
-import type { ConfKey, ConfNode, ConfSection } from './corosync-conf';
+import { type ConfKey, type ConfNode, type ConfSection, indexSection } from './corosync-conf';
 import { DiagnosticCode, type DiagnosticSink, type SourcePosition, closestName } from './diagnostics';
 import type { AmfEscalation, AmfHealthCheckKind, AmfPolicySettings, AmfQuorumPolicy } from '../services/amf/amf-policy';
 
@@ -159,23 +159,13 @@ function valueAt(key: ConfKey): SourcePosition {
 
 class Keys {
   readonly path: string;
-  private readonly keys = new Map<string, ConfKey>();
+  private readonly keys: ReadonlyMap<string, ConfKey>;
   private readonly used = new Set<string>();
-  readonly sections: ConfSection[] = [];
+  readonly sections: readonly ConfSection[];
 
   constructor(path: string, children: readonly ConfNode[], ctx: Ctx) {
     this.path = path;
-    for (const node of children) {
-      if (node.kind === 'section') {
-        this.sections.push(node);
-        continue;
-      }
-      const earlier = this.keys.get(node.name);
-      if (earlier !== undefined) {
-        ctx.sink.warning(DiagnosticCode.duplicateKey, earlier, `${path}.${node.name} is set again on line ${node.line}; this value is ignored`, 'the last value wins, as in corosync');
-      }
-      this.keys.set(node.name, node);
-    }
+    ({ keys: this.keys, sections: this.sections } = indexSection(children, (name) => `${path}.${name}`, ctx.sink));
   }
 
   get(name: string): ConfKey | undefined {

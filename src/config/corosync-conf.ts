@@ -340,3 +340,25 @@ export function printCorosyncConf(document: ConfDocument): string {
   printNodes(document.children, 0, out);
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
+
+/**
+ * A section's children for reading: its keys by name, the last value winning as in cmap
+ * (an earlier one is warned about at its position), and its subsections in order.
+ * `dotted` names a key for the warning, e.g. `totem.token`.
+ */
+export function indexSection(children: readonly ConfNode[], dotted: (name: string) => string, sink: DiagnosticSink): { keys: Map<string, ConfKey>; sections: ConfSection[] } {
+  const keys = new Map<string, ConfKey>();
+  const sections: ConfSection[] = [];
+  for (const node of children) {
+    if (node.kind === 'section') {
+      sections.push(node);
+      continue;
+    }
+    const earlier = keys.get(node.name);
+    if (earlier !== undefined) {
+      sink.warning(DiagnosticCode.duplicateKey, earlier, `${dotted(node.name)} is set again on line ${node.line}; this value is ignored`, 'the last value wins, as in corosync');
+    }
+    keys.set(node.name, node);
+  }
+  return { keys, sections };
+}

@@ -38,7 +38,7 @@
 import { type Result, err, ok } from '../base/result';
 import { type TotemConfigInput, type TotemConfigMs, TotemDefaults, deriveTotemConfigMs } from '../totem/config';
 import { type AmfSettings, readAmfSections } from './amf-conf';
-import { type ConfKey, type ConfNode, type ConfSection, parseCorosyncConf } from './corosync-conf';
+import { type ConfKey, type ConfNode, type ConfSection, indexSection, parseCorosyncConf } from './corosync-conf';
 import { type Diagnostic, DiagnosticCode, DiagnosticSink, type SourcePosition, closestName, compareDiagnostics, hasErrors } from './diagnostics';
 
 export type TransportName = 'udpu' | 'udp';
@@ -261,29 +261,14 @@ interface Ctx {
 class SectionView {
   readonly path: string;
   readonly position: SourcePosition;
-  private readonly keys = new Map<string, ConfKey>();
-  private readonly sections: ConfSection[] = [];
+  private readonly keys: ReadonlyMap<string, ConfKey>;
+  private readonly sections: readonly ConfSection[];
   private readonly used = new Set<string>();
 
   constructor(path: string, position: SourcePosition, children: readonly ConfNode[], ctx: Ctx) {
     this.path = path;
     this.position = positionOf(position);
-    for (const node of children) {
-      if (node.kind === 'section') {
-        this.sections.push(node);
-        continue;
-      }
-      const earlier = this.keys.get(node.name);
-      if (earlier !== undefined) {
-        ctx.sink.warning(
-          DiagnosticCode.duplicateKey,
-          earlier,
-          `${this.dotted(node.name)} is set again on line ${node.line}; this value is ignored`,
-          'the last value wins, as in corosync',
-        );
-      }
-      this.keys.set(node.name, node);
-    }
+    ({ keys: this.keys, sections: this.sections } = indexSection(children, (name) => this.dotted(name), ctx.sink));
   }
 
   /** Merges every subsection called `name` (corosync merges repeated sections in cmap). */
