@@ -26,6 +26,7 @@ import { CpgClient } from '../../../src/client';
 import { FakeAsterisk } from '../asterisk/fake-asterisk';
 import { Cluster, ctlJs, ensureBuilt, waitFor, within, withLogs } from './cluster-kit';
 import { REQUIRED_METRIC_FAMILIES } from '../../unit/runtime/metric-families';
+import { parseExposition } from '../../unit/runtime/exposition';
 
 const FORM_TIMEOUT_MS = 15_000;
 const GROUP = 'metrics-it';
@@ -43,22 +44,6 @@ interface Answer {
 async function get(url: string): Promise<Answer> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
-}
-
-/** `name{labels}` (as printed) → value; `# TYPE` lines as name → type. */
-function parseExposition(text: string): { samples: Map<string, number>; types: Map<string, string> } {
-  const samples = new Map<string, number>();
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# TYPE ')) {
-      const [, , name, type] = line.split(' ');
-      if (name !== undefined && type !== undefined) types.set(name, type);
-    } else if (line !== '' && !line.startsWith('#')) {
-      const at = line.lastIndexOf(' ');
-      samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-    }
-  }
-  return { samples, types };
 }
 
 interface Metrics {

@@ -15,6 +15,7 @@ import { register as globalRegister } from 'prom-client';
 import type { DaemonStatus } from '../../../src/ipc/daemon-api';
 import { type BridgeMetricsInput, DaemonMetrics, type MetricsSources } from '../../../src/runtime/metrics';
 import { REQUIRED_METRIC_FAMILIES } from './metric-families';
+import { type Exposition, parseExposition } from './exposition';
 
 interface Fake {
   status: DaemonStatus;
@@ -83,27 +84,12 @@ class FakeClock {
   }
 }
 
-interface Scrape {
+interface Scrape extends Exposition {
   text: string;
-  /** `name{labels}` (labels as printed) → value. */
-  samples: Map<string, number>;
-  /** Families with a # TYPE line: name → type. */
-  types: Map<string, string>;
 }
 
 function parse(text: string): Scrape {
-  const samples = new Map<string, number>();
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# TYPE ')) {
-      const [, , name, type] = line.split(' ');
-      if (name !== undefined && type !== undefined) types.set(name, type);
-    } else if (line !== '' && !line.startsWith('#')) {
-      const at = line.lastIndexOf(' ');
-      samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-    }
-  }
-  return { text, samples, types };
+  return { text, ...parseExposition(text) };
 }
 
 async function scrape(metrics: DaemonMetrics): Promise<Scrape> {
