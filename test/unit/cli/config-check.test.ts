@@ -13,25 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigCheckExit, type ConfigCheckIo, detectConfigKind, runConfigCheck } from '../../../src/cli/commands/config-check';
+import { ConfigCheckExit, detectConfigKind, runConfigCheck } from '../../../src/cli/commands/config-check';
 import { DEFAULT_ASTERISK_CONF_LIMITS } from '../../../src/config/asterisk-conf';
 import { runCli } from '../../../src/cli/program';
+import { captureIo } from './captured-io';
 
 const fixtures = path.resolve(__dirname, '../../../../shared/fixtures/configs');
 const fixture = (name: string): string => path.join(fixtures, name);
-
-interface Captured extends ConfigCheckIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  stdout: string[];
-  stderr: string[];
-}
-
-function capture(): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
 
 let tmp = '';
 beforeAll(() => {
@@ -43,7 +31,7 @@ afterAll(() => {
 
 describe('carillon config check', () => {
   it('exits 0 for a valid file and prints the effective configuration', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('modern-three-node.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
     expect(io.stderr).toEqual([]);
     expect(io.stdout[0]).toBe(`${fixture('modern-three-node.conf')}: valid`);
@@ -66,7 +54,7 @@ describe('carillon config check', () => {
   });
 
   it('exits 0 with warnings printed as file:line:col on stderr', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('udpu-pbx-pair.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
     expect(io.stderr.length).toBeGreaterThanOrEqual(6);
     for (const line of io.stderr) expect(line).toMatch(/^(\S+udpu-pbx-pair\.conf:\d+:\d+: warning: |  hint: )/);
@@ -75,7 +63,7 @@ describe('carillon config check', () => {
   });
 
   it('exits 78 for configuration errors and prints each with its position', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('broken-bad-values.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
     expect(io.stdout).toEqual([]);
     const positions = io.stderr.filter((l) => l.includes(': error: ')).map((l) => /:(\d+:\d+): error: /.exec(l)?.[1]);
@@ -85,31 +73,31 @@ describe('carillon config check', () => {
   });
 
   it('exits 78 for the unclosed brace, naming line 4', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('broken-unclosed-brace.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
     expect(io.stderr[0]).toBe(`${fixture('broken-unclosed-brace.conf')}:4:2: error: section 'interface' is not closed: missing '}'`);
   });
 
   it('exits 78 for a file that loads but cannot run (no nodelist), and says so', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('legacy-multicast-two-node.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
     expect(io.stderr.filter((l) => l.includes(': error: '))).toHaveLength(1);
     expect(io.stderr.at(-1)).toContain('the file loads, but carillond cannot start with it');
   });
 
   it('exits 1 with a clear message for an unreadable file', () => {
-    const io = capture();
+    const io = captureIo();
     const missing = path.join(tmp, 'missing.conf');
     expect(runConfigCheck(missing, io, { json: false })).toBe(ConfigCheckExit.unreadable);
     expect(io.stderr).toHaveLength(1);
     expect(io.stderr[0]).toMatch(new RegExp(`^carillon config check: cannot read ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
-    const dir = capture();
+    const dir = captureIo();
     expect(runConfigCheck(tmp, dir, { json: true })).toBe(ConfigCheckExit.unreadable);
     expect(JSON.parse(dir.stdout[0] ?? '')).toMatchObject({ file: tmp, valid: false, readable: false });
   });
 
   it('--json prints one object with errors, warnings and the effective configuration', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('two-node-quorum.conf'), io, { json: true })).toBe(ConfigCheckExit.ok);
     expect(io.stdout).toHaveLength(1);
     expect(io.stderr).toEqual([]);
@@ -129,7 +117,7 @@ describe('carillon config check', () => {
   });
 
   it('--json reports errors with severity, code and position, and exits 78', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('broken-bad-values.conf'), io, { json: true })).toBe(ConfigCheckExit.invalid);
     const report = JSON.parse(io.stdout[0] ?? '') as { valid: boolean; errors: Record<string, unknown>[]; effective: unknown };
     expect(report.valid).toBe(false);
@@ -141,7 +129,7 @@ describe('carillon config check', () => {
     const file = path.join(tmp, 'crlf.conf');
     const text = 'totem {\n\tversion: 2\n\ttransport: udpu\n\tsecauth: on\n}\nnodelist {\n\tnode {\n\t\tring0_addr: 10.0.0.1\n\t}\n}\n';
     fs.writeFileSync(file, text.replace(/\n/g, '\r\n'));
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(file, io, { json: false })).toBe(ConfigCheckExit.ok);
     expect(io.stderr).toHaveLength(1);
     expect(io.stderr[0]).toContain(':4:11: warning: crypto on transport udpu is a Carillon extension');
@@ -150,17 +138,17 @@ describe('carillon config check', () => {
   });
 
   it('is registered as `carillon config check FILE [--json]` with man-style help', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['config', 'check', fixture('broken-bad-values.conf')], io)).toBe(ConfigCheckExit.invalid);
-    const json = capture();
+    const json = captureIo();
     expect(await runCli(['config', 'check', '--json', fixture('modern-three-node.conf')], json)).toBe(ConfigCheckExit.ok);
     expect(JSON.parse(json.stdout[0] ?? '')).toMatchObject({ valid: true });
-    const help = capture();
+    const help = captureIo();
     expect(await runCli(['config', 'check', '--help'], help)).toBe(0);
     const text = help.stdout.join('\n');
     expect(text).toContain('EXAMPLES');
     expect(text).toMatch(/EXIT STATUS[\s\S]*78 {2}configuration errors/);
-    expect(await runCli(['config', 'check'], capture())).toBe(2);
+    expect(await runCli(['config', 'check'], captureIo())).toBe(2);
   });
 });
 
@@ -184,7 +172,7 @@ describe('carillon config check on res_corosync.conf', () => {
   });
 
   it('exits 0 for the shared fixture and summarises what is published and subscribed', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('res_corosync.conf'), io, { json: false })).toBe(ConfigCheckExit.ok);
     expect(io.stdout[0]).toBe(`${fixture('res_corosync.conf')}: valid res_corosync.conf (1 warning)`);
     expect(io.stdout).toEqual(expect.arrayContaining(['publish: mwi, device_state, ping, cluster_discovery', 'subscribe: mwi, device_state, ping, cluster_discovery', 'ami: none', 'purge: devices unavailable, mwi keep, grace 0 ms']));
@@ -192,7 +180,7 @@ describe('carillon config check on res_corosync.conf', () => {
   });
 
   it('exits 78 for the misspelt event type, naming line 3 column 19', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(fixture('res_corosync-bad-value.conf'), io, { json: false })).toBe(ConfigCheckExit.invalid);
     expect(io.stdout).toEqual([]);
     expect(io.stderr.filter((l) => l.includes(': error: '))).toEqual([`${fixture('res_corosync-bad-value.conf')}:3:19: error: unknown event type 'device_states' for subscribe_event`]);
@@ -200,7 +188,7 @@ describe('carillon config check on res_corosync.conf', () => {
   });
 
   it('the example file is valid as it ships, without warnings', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(example, io, { json: false })).toBe(ConfigCheckExit.ok);
     expect(io.stderr).toEqual([]);
     expect(io.stdout).toContain('ami: carillon@127.0.0.1:5038 (connect timeout 5000 ms, action timeout 10000 ms, keepalive 15000 ms, reconnect 500..30000 ms)');
@@ -212,7 +200,7 @@ describe('carillon config check on res_corosync.conf', () => {
     fs.writeFileSync(file, '[general]\npublish_event = device_state\n#include secrets/ami.conf\n[ari]\nusername = a\npassword = ari-pa55word\n');
     fs.mkdirSync(path.join(tmp, 'secrets'), { recursive: true });
     fs.writeFileSync(path.join(tmp, 'secrets/ami.conf'), '[ami]\nusername = bridge\nsecret = s3cret-value\nport = 5039\n');
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(file, io, { json: true })).toBe(ConfigCheckExit.ok);
     expect(io.stdout).toHaveLength(1);
     expect(io.stdout[0]).not.toContain('s3cret');
@@ -236,7 +224,7 @@ describe('carillon config check on res_corosync.conf', () => {
     const file = path.join(tmp, 'res_corosync.conf');
     fs.writeFileSync(file, '[general]\n#include missing.conf\n#include bad.conf\n');
     fs.writeFileSync(path.join(tmp, 'bad.conf'), '[bridge]\npurge_grace_ms = soon\n');
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(file, io, { json: true })).toBe(ConfigCheckExit.invalid);
     const report = JSON.parse(io.stdout[0] ?? '') as { kind: string; valid: boolean; effective: unknown; errors: Record<string, unknown>[] };
     expect(report).toMatchObject({ kind: 'res_corosync', valid: false, effective: null });
@@ -250,20 +238,20 @@ describe('carillon config check on res_corosync.conf', () => {
     const file = path.join(tmp, 'big-res_corosync.conf');
     fs.writeFileSync(file, '[general]\n#include big.inc\n');
     fs.writeFileSync(path.join(tmp, 'big.inc'), `; ${'x'.repeat(DEFAULT_ASTERISK_CONF_LIMITS.fileCharsMax)}\n`);
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(file, io, { json: false })).toBe(ConfigCheckExit.invalid);
     expect(io.stderr[0]).toBe(`${path.join(tmp, 'big.inc')}:1:1: error: file too large: more than ${DEFAULT_ASTERISK_CONF_LIMITS.fileCharsMax} characters`);
   });
 
   it('exits 1 for an unreadable file, as for corosync.conf', () => {
-    const io = capture();
+    const io = captureIo();
     expect(runConfigCheck(path.join(tmp, 'no-res_corosync.conf'), io, { json: false })).toBe(ConfigCheckExit.unreadable);
     expect(io.stderr[0]).toMatch(/^carillon config check: cannot read .*no-res_corosync\.conf: ENOENT/);
   });
 
   it('runs through the commander program', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['config', 'check', fixture('res_corosync-bad-value.conf')], io)).toBe(ConfigCheckExit.invalid);
-    expect(await runCli(['config', 'check', '--json', example], capture())).toBe(ConfigCheckExit.ok);
+    expect(await runCli(['config', 'check', '--json', example], captureIo())).toBe(ConfigCheckExit.ok);
   });
 });

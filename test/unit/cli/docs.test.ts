@@ -20,21 +20,11 @@ import { describeCommandTree } from '../../../src/cli/command-tree';
 import { type CompletionShell, completionScript } from '../../../src/cli/completion';
 import { DAEMON_DEFAULT_CONFIG, buildDaemonCommand } from '../../../src/cli/daemon-command';
 import { manPages } from '../../../src/cli/man';
-import { type CommandIo, buildProgram, runCli } from '../../../src/cli/program';
-
-interface Captured extends CommandIo {
-  stdout: string[];
-  stderr: string[];
-}
-
-function capture(): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
+import { buildProgram, runCli } from '../../../src/cli/program';
+import { captureIo } from './captured-io';
 
 function program(): Command {
-  return buildProgram(capture(), () => undefined);
+  return buildProgram(captureIo(), () => undefined);
 }
 
 function daemon(): Command {
@@ -100,7 +90,7 @@ describe('command tree', () => {
   });
 
   it('captures the addHelpText after-text exactly as --help prints it', async () => {
-    const io = capture();
+    const io = captureIo();
     await runCli(['keygen', '--help'], io);
     const keygen = describeCommandTree(program()).subcommands.find((c) => c.name === 'keygen');
     expect(keygen?.afterHelp).toMatch(/^Writes a new cluster authentication key/);
@@ -209,10 +199,10 @@ describe('completion scripts', () => {
   });
 
   it('`carillon completion` prints the script; an unknown shell is a usage error', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['completion', 'bash'], io)).toBe(0);
     expect(`${io.stdout.join('\n')}\n`).toBe(scripts.bash);
-    expect(await runCli(['completion', 'tcsh'], capture())).toBe(2);
+    expect(await runCli(['completion', 'tcsh'], captureIo())).toBe(2);
   });
 });
 
@@ -289,7 +279,7 @@ describe('man pages', () => {
     fs.mkdirSync(path.join(dir, 'man1'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'man1', 'carillon-gone.1'), 'stale');
     fs.writeFileSync(path.join(dir, 'man1', 'other.1'), 'not ours');
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['man', '--dir', dir], io)).toBe(0);
     expect(io.stdout).toEqual(pages.map((p) => path.join(dir, p.file)));
     expect(fs.existsSync(path.join(dir, 'man1', 'carillon-gone.1'))).toBe(false);
@@ -299,13 +289,13 @@ describe('man pages', () => {
   });
 
   it('`carillon man PAGE` prints one page; an unknown page is a usage error', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['man', 'show'], io)).toBe(0);
     expect(io.stdout.join('\n')).toMatch(/^\.TH "CARILLON\\-SHOW" "1"/m);
-    const json = capture();
+    const json = captureIo();
     expect(await runCli(['man', 'carillond', '--json'], json)).toBe(0);
     expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ name: 'carillond', section: 8, file: 'man8/carillond.8' });
-    const bad = capture();
+    const bad = captureIo();
     expect(await runCli(['man', 'nosuch'], bad)).toBe(2);
     expect(bad.stderr.join('\n')).toContain("no page 'nosuch'");
   });

@@ -11,19 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KeygenExit, runKeygen } from '../../../src/cli/commands/keygen';
-import { type CommandIo, runCli } from '../../../src/cli/program';
+import { runCli } from '../../../src/cli/program';
 import { readAuthkey } from '../../../src/runtime/authkey';
-
-interface Captured extends CommandIo {
-  stdout: string[];
-  stderr: string[];
-}
-
-function capture(): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
+import { captureIo } from './captured-io';
 
 let tmp = '';
 beforeAll(() => {
@@ -36,7 +26,7 @@ afterAll(() => {
 describe('carillon keygen', () => {
   it('writes 256 random bytes with mode 0400 and says where', async () => {
     const file = path.join(tmp, 'authkey');
-    const io = capture();
+    const io = captureIo();
     const random = (n: number): Uint8Array => new Uint8Array(n).fill(0x42);
     expect(await runKeygen({ file }, io, { randomBytes: random })).toBe(KeygenExit.ok);
     expect(io.stderr).toEqual([]);
@@ -48,29 +38,29 @@ describe('carillon keygen', () => {
 
   it('refuses to overwrite without --force (exit 1), replaces with it', async () => {
     const file = path.join(tmp, 'twice');
-    expect(await runKeygen({ file }, capture())).toBe(KeygenExit.ok);
+    expect(await runKeygen({ file }, captureIo())).toBe(KeygenExit.ok);
     const before = fs.readFileSync(file);
-    const io = capture();
+    const io = captureIo();
     expect(await runKeygen({ file }, io)).toBe(KeygenExit.failed);
     expect(io.stderr.join('\n')).toMatch(/already exists; use --force/);
     expect(fs.readFileSync(file)).toEqual(before);
-    expect(await runKeygen({ file, force: true }, capture())).toBe(KeygenExit.ok);
+    expect(await runKeygen({ file, force: true }, captureIo())).toBe(KeygenExit.ok);
     expect(fs.readFileSync(file)).not.toEqual(before);
   });
 
   it('--json prints one object, for success and failure', async () => {
     const file = path.join(tmp, 'json');
-    const ok = capture();
+    const ok = captureIo();
     expect(await runKeygen({ file, json: true, size: 128 }, ok)).toBe(KeygenExit.ok);
     expect(JSON.parse(ok.stdout[0] ?? '')).toEqual({ file, written: true, bytes: 128, bits: 1024, mode: '0400' });
-    const bad = capture();
+    const bad = captureIo();
     expect(await runKeygen({ file, json: true }, bad)).toBe(KeygenExit.failed);
     expect(JSON.parse(bad.stdout[0] ?? '')).toMatchObject({ file, written: false, error: { code: 'AUTHKEY_EXISTS' } });
     expect(bad.stderr).toEqual([]);
   });
 
   it('refuses sizes corosync-keygen refuses', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runKeygen({ file: path.join(tmp, 'small'), size: 64 }, io)).toBe(KeygenExit.failed);
     expect(io.stderr[0]).toContain('unsupported key size 64 (supported 128–4096 bytes)');
     expect(fs.existsSync(path.join(tmp, 'small'))).toBe(false);
@@ -78,19 +68,19 @@ describe('carillon keygen', () => {
 
   it('is registered as `carillon keygen` with man-style help and usage errors exit 2', async () => {
     const file = path.join(tmp, 'via-cli');
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['keygen', '-k', file, '--json'], io)).toBe(0);
     expect(JSON.parse(io.stdout[0] ?? '')).toMatchObject({ written: true, bytes: 256 });
-    expect(await runCli(['keygen', '-k', file], capture())).toBe(1);
-    expect(await runCli(['keygen', '-k', file, '--force', '-s', '512'], capture())).toBe(0);
+    expect(await runCli(['keygen', '-k', file], captureIo())).toBe(1);
+    expect(await runCli(['keygen', '-k', file, '--force', '-s', '512'], captureIo())).toBe(0);
     expect(fs.statSync(file).size).toBe(512);
-    const help = capture();
+    const help = captureIo();
     expect(await runCli(['keygen', '--help'], help)).toBe(0);
     const text = help.stdout.join('\n');
     expect(text).toContain('EXAMPLES');
     expect(text).toMatch(/EXIT STATUS[\s\S]*1 {3}the key was not written/);
     expect(text).toContain('/etc/carillon/authkey');
-    expect(await runCli(['keygen', '-s', 'big'], capture())).toBe(2);
-    expect(await runCli(['keygen', '--bogus'], capture())).toBe(2);
+    expect(await runCli(['keygen', '-s', 'big'], captureIo())).toBe(2);
+    expect(await runCli(['keygen', '--bogus'], captureIo())).toBe(2);
   });
 });

@@ -12,23 +12,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { formatRingId, formatStatus } from '../../../src/cli/commands/status';
-import { type CommandIo, runCli } from '../../../src/cli/program';
+import { runCli } from '../../../src/cli/program';
 import { IpcServer } from '../../../src/runtime/ipc-server';
 import { FakeDaemonApi, makeTempDir, sampleStatus, within } from '../../integration/ipc/ipc-test-kit';
+import { type CapturedIo, captureIo } from './captured-io';
 
-interface Captured extends CommandIo {
-  stdout: string[];
-  stderr: string[];
-}
-
-function capture(): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
-
-async function cli(...argv: string[]): Promise<Captured & { code: number }> {
-  const io = capture();
+async function cli(...argv: string[]): Promise<CapturedIo & { code: number }> {
+  const io = captureIo();
   const code = await within(runCli(argv, io), 10_000, `carillon ${argv.join(' ')}`);
   return { ...io, code };
 }
